@@ -1,0 +1,162 @@
+//! The application: shared state, the router every area merges into, and `serve`.
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::TokenService;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::http::REQUEST_ID;
+use crate::openapi::{self, ApiDoc};
+
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub tokens: Arc<TokenService>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    #[must_use]
+    pub fn new(config: Config, db: Db, clock: Arc<dyn Clock>) -> Self {
+        let tokens = Arc::new(TokenService::new(&config.jwt, config.jwt_secret_bytes()));
+        AppState { db, config: Arc::new(config), tokens, clock }
+    }
+}
+
+/// Every area's routes, with the OpenAPI document they declare.
+fn areas() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::health::router())
+        .merge(crate::victims::router())
+        .merge(crate::cases::router())
+        .merge(crate::agencies::router())
+        .merge(crate::teams::router())
+}
+
+/// The OpenAPI document, as served at `/openapi.json` and committed as `api-spec/openapi.yaml`.
+#[must_use]
+pub fn openapi_doc() -> utoipa::openapi::OpenApi {
+    openapi::finish(areas().split_for_parts().1)
+}
+
+/// The complete HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = areas().split_for_parts();
+    let doc = openapi::finish(doc);
+    let timeout = state.config.request_timeout;
+    let body_limit = state.config.max_body_bytes;
+    routes
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .fallback(|| async { AppError::not_found("no such endpoint; the API is described at /docs") })
+        .method_not_allowed_fallback(|| async {
+            AppError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this endpoint does not accept that method",
+            )
+        })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(move |req, next| time_limit(timeout, req, next)))
+        .layer(CatchPanicLayer::custom(|_| AppError::internal(anyhow::anyhow!("handler panicked")).into_response()))
+        .layer(middleware::from_fn(scope_request_id))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get(&REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+}
+
+/// Makes the request id available to problem documents.
+async fn scope_request_id(req: Request, next: Next) -> Response {
+    let id = req.headers().get(&REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    REQUEST_ID.scope(id, next.run(req)).await
+}
+
+/// Answers 503 when a request runs past the configured limit; its transaction is rolled back.
+async fn time_limit(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => AppError::unavailable("the request took too long and was abandoned; nothing was changed")
+            .with_header(axum::http::header::RETRY_AFTER, HeaderValue::from_static("5"))
+            .into_response(),
+    }
+}
+
+/// Runs the service until SIGTERM or Ctrl-C, then drains in-flight requests.
+pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let db = Db::connect(&config)
+        .await
+        .with_context(|| format!("cannot connect to CARE_HUB_DATABASE_URL={}", config.database_url_redacted()))?;
+    db.migrate().await.context("cannot apply database migrations")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if demo {
+        let seeded = crate::demo::seed(&db, clock.now()).await.context("cannot load demo data")?;
+        tracing::info!(victims = seeded, "demo data loaded (synthetic people only)");
+    }
+    if config.jwt.generated {
+        tracing::warn!(
+            path = %config.data_dir.join("jwt-secret").display(),
+            "CARE_HUB_JWT_SECRET is not set: using a generated development secret; set it in production"
+        );
+    }
+    if config.smtp_url.is_none() {
+        tracing::info!("CARE_HUB_SMTP_URL is not set: email is disabled");
+    }
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on CARE_HUB_BIND={}", config.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        database = %config.database_url_redacted(),
+        "Care Hub listening on http://{addr} — API docs at http://{addr}/docs; get a token with: care-hub token --sub <you> --role caseworker --team {}",
+        if demo { crate::demo::DEMO_TEAM } else { "<team>" }
+    );
+    let state = AppState::new(config, db.clone(), clock);
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("shut down cleanly");
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

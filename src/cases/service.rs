@@ -1,0 +1,374 @@
+//! Case queries and rules: a case is visible to whoever may see one of its victims.
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use uuid::Uuid;
+
+use super::dto::{CaseInput, CaseVictimView, CaseView, LinkVictim};
+use crate::agencies::dto::{AgencyReferenceView, NewAgencyReference};
+use crate::agencies::references::{self, Owner};
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entities::cases::PriorityFlags;
+use crate::entities::{agencies, agency_references, case_victims, cases, victims};
+use crate::error::{AppError, AppResult, FieldError, FieldLocation};
+use crate::http::{IfMatch, MergePatch};
+use crate::validate::Checks;
+use crate::victims::dto::LookupParams;
+use crate::victims::service::{self as victim_service, RECORD_ROLES, load_visible, visible};
+use crate::vocab::{AgencyKind, CaseRole, CaseStatus};
+
+/// The victims linked to a case, with their records.
+async fn linked(db: &impl ConnectionTrait, case_id: Uuid) -> AppResult<Vec<(case_victims::Model, victims::Model)>> {
+    let links = case_victims::Entity::find().filter(case_victims::Column::CaseId.eq(case_id)).all(db).await?;
+    if links.is_empty() {
+        return Ok(Vec::new());
+    }
+    let people =
+        victims::Entity::find().filter(victims::Column::Id.is_in(links.iter().map(|l| l.victim_id))).all(db).await?;
+    let mut out: Vec<_> = links
+        .into_iter()
+        .filter_map(|l| people.iter().find(|v| v.id == l.victim_id).cloned().map(|v| (l, v)))
+        .collect();
+    out.sort_by_key(|(l, _)| l.linked_at);
+    Ok(out)
+}
+
+/// Loads a case the caller may see (through one of its victims); otherwise 404.
+pub async fn load_visible_case(db: &impl ConnectionTrait, user: &Principal, id: Uuid) -> AppResult<cases::Model> {
+    user.require(RECORD_ROLES)?;
+    let not_found = || AppError::not_found(format!("no case {id}"));
+    let case = cases::Entity::find_by_id(id).one(db).await?.ok_or_else(not_found)?;
+    let people = linked(db, id).await?;
+    if people.iter().any(|(_, v)| visible(user, v)) { Ok(case) } else { Err(not_found()) }
+}
+
+pub async fn view(db: &impl ConnectionTrait, c: &cases::Model) -> AppResult<CaseView> {
+    let people = linked(db, c.id).await?;
+    let refs = references::list(db, Owner::Case(c.id)).await?;
+    Ok(CaseView {
+        id: c.id,
+        version: c.version,
+        offence_group: c.offence_group,
+        offence_description: c.offence_description.clone(),
+        priority_flags: c.priority_flags.0.clone(),
+        area: c.area_code.clone(),
+        date_reported: c.date_reported,
+        offence_date: c.offence_date,
+        relationship: c.relationship,
+        location_type: c.location_type,
+        status: c.status,
+        closed_on: c.closed_on,
+        victims: people
+            .into_iter()
+            .map(|(l, v)| CaseVictimView {
+                hub_ref: v.hub_ref,
+                role: l.role,
+                team: v.team_code,
+                linked_at: l.linked_at,
+                linked_by: l.linked_by,
+            })
+            .collect(),
+        agency_references: refs.into_iter().map(AgencyReferenceView::from).collect(),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    })
+}
+
+/// A case's fields after every check.
+struct ValidCase {
+    input: CaseInput,
+}
+
+async fn check(db: &impl ConnectionTrait, input: &CaseInput, today: NaiveDate) -> AppResult<ValidCase> {
+    let mut c = Checks::new();
+    let offence_description = c.optional_text("/offence_description", input.offence_description.as_deref(), 500);
+    c.not_future("/date_reported", Some(input.date_reported), today);
+    c.not_future("/offence_date", input.offence_date, today);
+    if let Some(d) = input.offence_date
+        && d > input.date_reported
+    {
+        c.fail("/offence_date", "after_report", "must not be after date_reported");
+    }
+    let flags = input.priority_flags.clone().unwrap_or_default();
+    for (i, f) in flags.iter().enumerate() {
+        if flags[..i].contains(f) {
+            c.fail(format!("/priority_flags/{i}"), "duplicate", "each flag is listed once");
+        }
+    }
+    let status = input.status.unwrap_or(CaseStatus::Open);
+    let closed_on = match status {
+        CaseStatus::Open if input.closed_on.is_some() => {
+            c.fail("/closed_on", "invalid_value", "an open case has no closed_on; set status to closed");
+            None
+        }
+        CaseStatus::Open => None,
+        CaseStatus::Closed => Some(input.closed_on.unwrap_or(today)),
+    };
+    c.not_future("/closed_on", closed_on, today);
+    if closed_on.is_some_and(|d| d < input.date_reported) {
+        c.fail("/closed_on", "before_report", "must not be before date_reported");
+    }
+    let area = input.area.as_deref().map(|a| c.agency_code("/area", a));
+    c.finish()?;
+    if let Some(code) = &area {
+        let agency = agencies::Entity::find().filter(agencies::Column::Code.eq(code.as_str())).one(db).await?;
+        match agency {
+            Some(a) if matches!(a.kind, AgencyKind::PoliceForce | AgencyKind::PoliceBcu) => {}
+            Some(_) => {
+                return Err(AppError::invalid_field(
+                    "/area",
+                    "invalid_value",
+                    "the area must be a police force or BCU",
+                ));
+            }
+            None => {
+                return Err(AppError::invalid_field("/area", "unknown_agency", format!("no agency has code {code}")));
+            }
+        }
+    }
+    Ok(ValidCase {
+        input: CaseInput {
+            offence_description,
+            priority_flags: Some(flags),
+            area,
+            status: Some(status),
+            closed_on,
+            ..input.clone()
+        },
+    })
+}
+
+fn apply(m: &mut cases::Model, v: ValidCase) {
+    let i = v.input;
+    m.offence_group = i.offence_group;
+    m.offence_description = i.offence_description;
+    m.priority_flags = PriorityFlags(i.priority_flags.unwrap_or_default());
+    m.area_code = i.area;
+    m.date_reported = i.date_reported;
+    m.offence_date = i.offence_date;
+    m.relationship = i.relationship;
+    m.location_type = i.location_type;
+    m.status = i.status.unwrap_or(CaseStatus::Open);
+    m.closed_on = i.closed_on;
+}
+
+/// Opens a case for a victim, with its agency references.
+pub async fn create(
+    db: &Db,
+    user: &Principal,
+    raw_ref: &str,
+    input: &CaseInput,
+    now: DateTime<Utc>,
+) -> AppResult<cases::Model> {
+    let tx = db.begin_write().await?;
+    let victim = load_visible(&tx, user, raw_ref).await?;
+    let valid = check(&tx, input, now.date_naive()).await?;
+    let refs =
+        references::validate(&tx, input.agency_references.as_deref().unwrap_or(&[]), "/agency_references", false)
+            .await?;
+    for r in &refs {
+        if references::find(&tx, &r.agency, r.ref_type, &r.value).await?.is_some() {
+            return Err(references::in_use(r).with("hint", "the case may already exist: GET /api/v1/cases/lookup"));
+        }
+    }
+    let mut model = cases::Model {
+        id: Uuid::now_v7(),
+        offence_group: input.offence_group,
+        offence_description: None,
+        priority_flags: PriorityFlags::default(),
+        area_code: None,
+        date_reported: input.date_reported,
+        offence_date: None,
+        relationship: None,
+        location_type: None,
+        status: CaseStatus::Open,
+        closed_on: None,
+        version: 1,
+        created_at: now,
+        created_by: user.sub.clone(),
+        updated_at: now,
+    };
+    apply(&mut model, valid);
+    let created = cases::Entity::insert(model.into_active_model().reset_all()).exec_with_returning(&tx).await?;
+    link(&tx, created.id, victim.id, input.role.unwrap_or(CaseRole::Victim), &user.sub, now).await?;
+    references::insert(&tx, Owner::Case(created.id), &refs, &user.sub, now).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+async fn link(
+    db: &impl ConnectionTrait,
+    case_id: Uuid,
+    victim_id: Uuid,
+    role: CaseRole,
+    by: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    case_victims::Entity::insert(case_victims::ActiveModel {
+        case_id: Set(case_id),
+        victim_id: Set(victim_id),
+        role: Set(role),
+        linked_at: Set(now),
+        linked_by: Set(by.to_owned()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn patch(
+    db: &Db,
+    user: &Principal,
+    id: Uuid,
+    if_match: &IfMatch,
+    patch: &MergePatch,
+    now: DateTime<Utc>,
+) -> AppResult<cases::Model> {
+    let tx = db.begin_write().await?;
+    let current = load_visible_case(&tx, user, id).await?;
+    let version = if_match.require(current.version)?;
+    patch.refuse(&[
+        ("role", "change a victim's role by relinking at /cases/{id}/victims"),
+        ("agency_references", "add or remove references at /cases/{id}/agency-references"),
+    ])?;
+    let input: CaseInput =
+        patch.apply(serde_json::to_value(CaseInput::from(&current)).map_err(anyhow::Error::from)?)?;
+    let valid = check(&tx, &input, now.date_naive()).await?;
+    let mut updated = current.clone();
+    apply(&mut updated, valid);
+    updated.version = version + 1;
+    updated.updated_at = now;
+    let result = cases::Entity::update_many()
+        .set(updated.clone().into_active_model().reset_all())
+        .filter(cases::Column::Id.eq(id))
+        .filter(cases::Column::Version.eq(version))
+        .exec(&tx)
+        .await?;
+    if result.rows_affected == 0 {
+        let latest = cases::Entity::find_by_id(id).one(&tx).await?.map_or(version, |c| c.version);
+        return Err(AppError::precondition_failed(latest));
+    }
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// Links another victim (one the caller may see) to a case the caller may see.
+pub async fn link_victim(
+    db: &Db,
+    user: &Principal,
+    id: Uuid,
+    req: &LinkVictim,
+    now: DateTime<Utc>,
+) -> AppResult<victims::Model> {
+    let tx = db.begin_write().await?;
+    load_visible_case(&tx, user, id).await?;
+    let hub_ref = crate::victims::hub_ref::HubRef::parse(&req.hub_ref)
+        .map_err(|e| AppError::invalid_field("/hub_ref", "invalid_format", e.to_string()))?;
+    let victim = victim_service::resolve(&tx, &hub_ref)
+        .await?
+        .filter(|v| visible(user, v))
+        .ok_or_else(|| AppError::invalid_field("/hub_ref", "not_found", format!("no victim record {hub_ref}")))?;
+    if case_victims::Entity::find_by_id((id, victim.id)).one(&tx).await?.is_some() {
+        return Err(AppError::conflict("already-linked", format!("{} is already linked to this case", victim.hub_ref)));
+    }
+    link(&tx, id, victim.id, req.role.unwrap_or(CaseRole::Victim), &user.sub, now).await?;
+    tx.commit().await?;
+    Ok(victim)
+}
+
+/// One victim's link to a case.
+pub async fn get_link(
+    db: &impl ConnectionTrait,
+    user: &Principal,
+    id: Uuid,
+    raw_ref: &str,
+) -> AppResult<CaseVictimView> {
+    load_visible_case(db, user, id).await?;
+    let hub_ref = victim_service::parse_ref(raw_ref)?;
+    linked(db, id)
+        .await?
+        .into_iter()
+        .find(|(_, v)| v.hub_ref == hub_ref.as_str())
+        .map(|(l, v)| CaseVictimView {
+            hub_ref: v.hub_ref,
+            role: l.role,
+            team: v.team_code,
+            linked_at: l.linked_at,
+            linked_by: l.linked_by,
+        })
+        .ok_or_else(|| AppError::not_found(format!("{hub_ref} is not linked to this case")))
+}
+
+/// Unlinks a victim; a case keeps at least one.
+pub async fn unlink_victim(db: &Db, user: &Principal, id: Uuid, raw_ref: &str) -> AppResult<()> {
+    let tx = db.begin_write().await?;
+    let link = get_link(&tx, user, id, raw_ref).await?;
+    let people = linked(&tx, id).await?;
+    if people.len() <= 1 {
+        return Err(AppError::conflict("last-victim", "a case keeps at least one victim; close the case instead"));
+    }
+    let victim_id = people.iter().find(|(_, v)| v.hub_ref == link.hub_ref).map(|(_, v)| v.id).expect("found above");
+    case_victims::Entity::delete_by_id((id, victim_id)).exec(&tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn add_reference(
+    db: &Db,
+    user: &Principal,
+    id: Uuid,
+    new: &NewAgencyReference,
+    now: DateTime<Utc>,
+) -> AppResult<agency_references::Model> {
+    let tx = db.begin_write().await?;
+    load_visible_case(&tx, user, id).await?;
+    let valid = references::validate(&tx, std::slice::from_ref(new), "", true).await?;
+    if let Some(existing) = references::find(&tx, &valid[0].agency, valid[0].ref_type, &valid[0].value).await? {
+        if existing.case_id == Some(id) {
+            return Err(
+                AppError::conflict("reference-exists", "this case already has that reference").with("id", existing.id)
+            );
+        }
+        return Err(references::in_use(&valid[0]));
+    }
+    let stored = references::insert(&tx, Owner::Case(id), &valid, &user.sub, now).await?;
+    tx.commit().await?;
+    Ok(stored.into_iter().next().expect("one reference inserted"))
+}
+
+pub async fn get_reference(
+    db: &impl ConnectionTrait,
+    user: &Principal,
+    id: Uuid,
+    ref_id: Uuid,
+) -> AppResult<agency_references::Model> {
+    load_visible_case(db, user, id).await?;
+    agency_references::Entity::find_by_id(ref_id)
+        .filter(agency_references::Column::CaseId.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("this case has no reference with that id"))
+}
+
+pub async fn delete_reference(db: &Db, user: &Principal, id: Uuid, ref_id: Uuid) -> AppResult<()> {
+    let tx = db.begin_write().await?;
+    let reference = get_reference(&tx, user, id, ref_id).await?;
+    agency_references::Entity::delete_by_id(reference.id).exec(&tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The case an agency reference (crime reference, URN, court case number) belongs to.
+pub async fn lookup(db: &impl ConnectionTrait, user: &Principal, p: &LookupParams) -> AppResult<cases::Model> {
+    user.require(RECORD_ROLES)?;
+    let value = references::normalise_value(p.ref_type, &p.value).map_err(|why| {
+        let mut e = AppError::bad_request("invalid-query", format!("value: {why}"));
+        e.errors.push(FieldError::at(FieldLocation::Query, "value", "invalid_format", why));
+        e
+    })?;
+    let not_found = || AppError::not_found("no case holds that reference");
+    let found =
+        references::find(db, &p.agency.trim().to_uppercase(), p.ref_type, &value).await?.ok_or_else(not_found)?;
+    let case_id = found.case_id.ok_or_else(not_found)?;
+    load_visible_case(db, user, case_id).await.map_err(|_| not_found())
+}

@@ -1,0 +1,129 @@
+//! Command-line interface: one binary, one subcommand per job.
+use std::io::Write;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, LogFormat};
+use crate::db::Db;
+use crate::vocab::Role;
+
+#[derive(Parser, Debug)]
+#[command(name = "care-hub", version, about = "Victim Care Hub: one record per victim across agencies")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP service (applies pending migrations first).
+    Serve {
+        /// Load a small synthetic data set so every endpoint can be tried at once.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations, or list them with --status.
+    Migrate {
+        #[arg(long)]
+        status: bool,
+    },
+    /// Print a signed access token (only the token, on one line) for development and tests.
+    Token {
+        /// User id (the `sub` claim).
+        #[arg(long)]
+        sub: String,
+        /// caseworker, supervisor, agency_liaison, analyst or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Team code (required for caseworkers and supervisors).
+        #[arg(long)]
+        team: Option<String>,
+        /// Agency code (required for agency liaisons).
+        #[arg(long)]
+        agency: Option<String>,
+        /// Lifetime in minutes (default: CARE_HUB_JWT_TTL_SECS).
+        #[arg(long)]
+        ttl_minutes: Option<i64>,
+    },
+    /// Load the synthetic demo data set into the configured database.
+    SeedDemo,
+    /// Print the OpenAPI document as YAML (the committed api-spec/openapi.yaml).
+    Openapi,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| "expected caseworker, supervisor, agency_liaison, analyst or admin".to_owned())
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CARE_HUB_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // A local .env is a development convenience; real deployments set the environment.
+    let _ = dotenvy::dotenv();
+    match cli.command {
+        Command::Openapi => {
+            let yaml = crate::openapi::to_yaml(&crate::app::openapi_doc())?;
+            std::io::stdout().write_all(yaml.as_bytes())?;
+            Ok(())
+        }
+        Command::Serve { demo } => {
+            let config = Config::from_env()?;
+            init_logging(config.log_format);
+            crate::app::serve(config, demo).await
+        }
+        Command::Migrate { status } => {
+            let config = Config::from_env()?;
+            init_logging(config.log_format);
+            let db = connect(&config).await?;
+            if status {
+                let pending = db.pending_migrations().await?;
+                println!("{} pending migration(s)", pending.len());
+                for name in pending {
+                    println!("  {name}");
+                }
+            } else {
+                db.migrate().await.context("cannot apply database migrations")?;
+                println!("migrations applied to {}", config.database_url_redacted());
+            }
+            db.close().await;
+            Ok(())
+        }
+        Command::Token { sub, role, team, agency, ttl_minutes } => {
+            let config = Config::from_env()?;
+            let tokens = crate::auth::TokenService::new(&config.jwt, config.jwt_secret_bytes());
+            let ttl = ttl_minutes.map(chrono::Duration::minutes);
+            let token = tokens.issue(&sub, role, team.as_deref(), agency.as_deref(), SystemClock.now(), ttl)?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let config = Config::from_env()?;
+            init_logging(config.log_format);
+            let db = connect(&config).await?;
+            db.migrate().await.context("cannot apply database migrations")?;
+            let n = crate::demo::seed(&db, SystemClock.now()).await?;
+            println!("demo data loaded: {n} synthetic victims in team {}", crate::demo::DEMO_TEAM);
+            db.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn connect(config: &Config) -> anyhow::Result<Db> {
+    Db::connect(config)
+        .await
+        .with_context(|| format!("cannot connect to CARE_HUB_DATABASE_URL={}", config.database_url_redacted()))
+}

@@ -1,0 +1,246 @@
+//! Configuration from `CARE_HUB_*` environment variables; a bad value stops start-up naming the variable.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where the development JWT secret lives when `CARE_HUB_JWT_SECRET` is not set.
+const DEV_SECRET_FILE: &str = "jwt-secret";
+/// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
+const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub db_max_connections: Option<u32>,
+    pub bind: SocketAddr,
+    pub public_url: String,
+    pub jwt: JwtConfig,
+    pub smtp_url: Option<SecretString>,
+    pub log_format: LogFormat,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct JwtConfig {
+    pub secret: SecretString,
+    /// True when the secret was generated for development rather than configured.
+    pub generated: bool,
+    pub issuer: String,
+    pub audience: String,
+    pub ttl: Duration,
+}
+
+/// Reads a variable, treating an empty value as unset.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
+    }
+}
+
+impl Config {
+    /// Builds the configuration from the environment. Creates the data directory (and, for
+    /// development, a JWT secret in it) when needed.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let data_dir = PathBuf::from(var("CARE_HUB_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = if let Some(url) = var("CARE_HUB_DATABASE_URL") {
+            url
+        } else {
+            ensure_dir(&data_dir)?;
+            format!("sqlite://{}?mode=rwc", data_dir.join("care-hub.db").display())
+        };
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            bail!(
+                "CARE_HUB_DATABASE_URL must start with sqlite:, postgres:// or postgresql:// (got {})",
+                redact_url(&database_url)
+            );
+        }
+        let db_max_connections = if var("CARE_HUB_DB_MAX_CONNECTIONS").is_none() {
+            None
+        } else {
+            let n: u32 = parse_var("CARE_HUB_DB_MAX_CONNECTIONS", 0)?;
+            if n == 0 {
+                bail!("CARE_HUB_DB_MAX_CONNECTIONS must be at least 1");
+            }
+            Some(n)
+        };
+        let bind: SocketAddr = parse_var("CARE_HUB_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
+        let public_url = var("CARE_HUB_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("CARE_HUB_PUBLIC_URL must be an http:// or https:// URL (got {public_url:?})");
+        }
+        let smtp_url = match var("CARE_HUB_SMTP_URL") {
+            None => None,
+            Some(url) => {
+                lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url)
+                    .map_err(|e| anyhow::anyhow!("CARE_HUB_SMTP_URL={} is not valid: {e}", redact_url(&url)))?;
+                Some(SecretString::from(url))
+            }
+        };
+        let log_format = match var("CARE_HUB_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("CARE_HUB_LOG_FORMAT must be text or json (got {other:?})"),
+        };
+        let max_body_bytes = parse_var("CARE_HUB_MAX_BODY_BYTES", 1_048_576usize)?;
+        if max_body_bytes < 1024 {
+            bail!("CARE_HUB_MAX_BODY_BYTES must be at least 1024");
+        }
+        let timeout_secs = parse_var("CARE_HUB_REQUEST_TIMEOUT_SECS", 30u64)?;
+        if timeout_secs == 0 {
+            bail!("CARE_HUB_REQUEST_TIMEOUT_SECS must be at least 1");
+        }
+        let ttl_secs = parse_var("CARE_HUB_JWT_TTL_SECS", 900u64)?;
+        if ttl_secs == 0 {
+            bail!("CARE_HUB_JWT_TTL_SECS must be at least 1");
+        }
+        let (secret, generated) = match var("CARE_HUB_JWT_SECRET") {
+            Some(s) if s.len() < MIN_SECRET_BYTES => {
+                bail!("CARE_HUB_JWT_SECRET must be at least {MIN_SECRET_BYTES} characters long")
+            }
+            Some(s) => (SecretString::from(s), false),
+            None => (dev_secret(&data_dir)?, true),
+        };
+        Ok(Config {
+            data_dir,
+            database_url,
+            db_max_connections,
+            bind,
+            public_url,
+            jwt: JwtConfig {
+                secret,
+                generated,
+                issuer: var("CARE_HUB_JWT_ISSUER").unwrap_or_else(|| "care-hub".into()),
+                audience: var("CARE_HUB_JWT_AUDIENCE").unwrap_or_else(|| "care-hub".into()),
+                ttl: Duration::from_secs(ttl_secs),
+            },
+            smtp_url,
+            log_format,
+            max_body_bytes,
+            request_timeout: Duration::from_secs(timeout_secs),
+        })
+    }
+
+    /// A configuration for tests: the given database, a fixed secret, nothing read from the environment.
+    #[must_use]
+    pub fn for_tests(database_url: String, data_dir: PathBuf) -> Self {
+        Config {
+            data_dir,
+            database_url,
+            db_max_connections: Some(4),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: "http://care-hub.test".into(),
+            jwt: JwtConfig {
+                secret: SecretString::from("test-secret-that-is-long-enough-for-hs256"),
+                generated: false,
+                issuer: "care-hub".into(),
+                audience: "care-hub".into(),
+                ttl: Duration::from_mins(15),
+            },
+            smtp_url: None,
+            log_format: LogFormat::Text,
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[must_use]
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
+    /// The database URL with any password removed, for logs.
+    #[must_use]
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url)
+    }
+
+    #[must_use]
+    pub fn jwt_secret_bytes(&self) -> &[u8] {
+        self.jwt.secret.expose_secret().as_bytes()
+    }
+}
+
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create CARE_HUB_DATA_DIR {}", dir.display()))
+}
+
+/// Loads the development secret from the data directory, generating it on first use.
+fn dev_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
+    let path = data_dir.join(DEV_SECRET_FILE);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= MIN_SECRET_BYTES {
+            return Ok(SecretString::from(existing));
+        }
+    }
+    ensure_dir(data_dir)?;
+    let bytes: [u8; 48] = rand::random();
+    let secret = STANDARD.encode(bytes);
+    write_private(&path, &secret)
+        .with_context(|| format!("cannot write the development JWT secret to {}", path.display()))?;
+    Ok(SecretString::from(secret))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// Hides the password part of a URL such as `postgres://user:secret@host/db`.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+    let sep = if tail.is_empty() && !rest.contains('/') { "" } else { "/" };
+    format!("{scheme}://{user}:***@{host}{sep}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_hidden_from_urls() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/hub"), "postgres://app:***@db:5432/hub");
+        assert_eq!(redact_url("smtp://u:p@mail"), "smtp://u:***@mail");
+        assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+}

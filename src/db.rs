@@ -1,0 +1,118 @@
+//! Database connections: SQLite (embedded default) or PostgreSQL, migrations, and write transactions.
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+
+use crate::config::Config;
+
+/// Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations across replicas.
+const MIGRATION_LOCK_KEY: i64 = 0x00CA_12E0_0B1D;
+
+/// The service's connections. On SQLite, writes go through a single-connection pool so writers
+/// queue in-process instead of failing with "database is locked", and every write transaction
+/// starts with `BEGIN IMMEDIATE`; reads use a separate pool and never block on writers (WAL).
+/// On PostgreSQL both handles share one pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+}
+
+impl Db {
+    pub async fn connect(config: &Config) -> Result<Self, DbErr> {
+        if config.is_sqlite() {
+            let readers = config.db_max_connections.unwrap_or(8);
+            let read = Database::connect(sqlite_options(&config.database_url, readers)).await?;
+            let write = Database::connect(sqlite_options(&config.database_url, 1)).await?;
+            Ok(Db { read, write })
+        } else {
+            let mut opts = ConnectOptions::new(config.database_url.clone());
+            opts.max_connections(config.db_max_connections.unwrap_or(16))
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(5))
+                .acquire_timeout(Duration::from_secs(5))
+                .idle_timeout(Duration::from_mins(5))
+                .sqlx_logging(false);
+            let pool = Database::connect(opts).await?;
+            Ok(Db { read: pool.clone(), write: pool })
+        }
+    }
+
+    /// The connection for reads (and for single statements that need no transaction).
+    #[must_use]
+    pub fn read(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
+    /// Starts a write transaction. Multi-row changes and their audit share it.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.write
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> DbBackend {
+        self.read.get_database_backend()
+    }
+
+    /// Applies pending migrations. On PostgreSQL an advisory lock makes replicas that start
+    /// together apply them once, one after the other.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        if self.backend() == DbBackend::Postgres {
+            let tx = self.write.begin().await?;
+            tx.execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"),
+            ))
+            .await?;
+            Migrator::up(&tx, None).await?;
+            tx.commit().await
+        } else {
+            let tx = self.begin_write().await?;
+            Migrator::up(&tx, None).await?;
+            tx.commit().await
+        }
+    }
+
+    /// Names of migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, DbErr> {
+        Ok(Migrator::get_pending_migrations(&self.read).await?.iter().map(|m| m.name().to_owned()).collect())
+    }
+
+    /// True when a trivial query answers within two seconds.
+    pub async fn is_ready(&self) -> bool {
+        let probe = self.read.execute_unprepared("SELECT 1");
+        matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Ok(_)))
+    }
+
+    pub async fn close(self) {
+        let _ = self.read.close().await;
+        let _ = self.write.close().await;
+    }
+}
+
+fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // NORMAL is durable in WAL mode except for the last commits on power loss.
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    opts
+}

@@ -1,0 +1,19 @@
+//! Care Hub: one record per victim of crime across agencies, and the work of keeping them informed.
+pub mod agencies;
+pub mod app;
+pub mod auth;
+pub mod cases;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod entities;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod teams;
+pub mod validate;
+pub mod victims;
+pub mod vocab;

@@ -1,0 +1,88 @@
+//! Team queries and rules.
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use uuid::Uuid;
+
+use super::dto::{TeamInput, TeamView};
+use crate::db::Db;
+use crate::entities::teams;
+use crate::error::{AppError, AppResult};
+use crate::http::{IfMatch, MergePatch, Page, PageParams};
+use crate::validate::Checks;
+
+pub async fn list(db: &impl ConnectionTrait, page: &PageParams) -> AppResult<Page<TeamView>> {
+    let limit = page.limit()?;
+    let mut q = teams::Entity::find().order_by_asc(teams::Column::Id).limit(limit + 1);
+    if let Some(after) = page.after()? {
+        q = q.filter(teams::Column::Id.gt(after));
+    }
+    Ok(Page::from_rows(q.all(db).await?, limit, |r| r.id, TeamView::from))
+}
+
+pub async fn find(db: &impl ConnectionTrait, code: &str) -> AppResult<Option<teams::Model>> {
+    Ok(teams::Entity::find().filter(teams::Column::Code.eq(code.trim().to_lowercase())).one(db).await?)
+}
+
+pub async fn get(db: &impl ConnectionTrait, code: &str) -> AppResult<teams::Model> {
+    find(db, code).await?.ok_or_else(|| AppError::not_found(format!("no team has code {code}")))
+}
+
+fn check(input: &TeamInput) -> AppResult<TeamInput> {
+    let mut c = Checks::new();
+    let code = c.team_code("/code", &input.code);
+    let name = c.required_text("/name", &input.name, 200);
+    c.finish()?;
+    Ok(TeamInput { code, name, active: Some(input.active.unwrap_or(true)) })
+}
+
+pub async fn create(db: &Db, input: &TeamInput, now: DateTime<Utc>) -> AppResult<teams::Model> {
+    let input = check(input)?;
+    let tx = db.begin_write().await?;
+    if find(&tx, &input.code).await?.is_some() {
+        return Err(AppError::conflict("team-exists", format!("a team with code {} already exists", input.code)));
+    }
+    let model = teams::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        code: Set(input.code),
+        name: Set(input.name),
+        active: Set(input.active.unwrap_or(true)),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let created = teams::Entity::insert(model).exec_with_returning(&tx).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+pub async fn patch(
+    db: &Db,
+    code: &str,
+    if_match: &IfMatch,
+    patch: &MergePatch,
+    now: DateTime<Utc>,
+) -> AppResult<teams::Model> {
+    let tx = db.begin_write().await?;
+    let current = get(&tx, code).await?;
+    let version = if_match.require(current.version)?;
+    patch.refuse(&[("code", "a team's code cannot change; create a new team instead")])?;
+    let input = check(&patch.apply(serde_json::to_value(TeamInput::from(&current)).map_err(anyhow::Error::from)?)?)?;
+    let result = teams::Entity::update_many()
+        .set(teams::ActiveModel {
+            name: Set(input.name),
+            active: Set(input.active.unwrap_or(true)),
+            version: Set(version + 1),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .filter(teams::Column::Id.eq(current.id))
+        .filter(teams::Column::Version.eq(version))
+        .exec(&tx)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(AppError::precondition_failed(get(&tx, code).await?.version));
+    }
+    let updated = get(&tx, code).await?;
+    tx.commit().await?;
+    Ok(updated)
+}

@@ -1,0 +1,169 @@
+//! Merging a duplicate record into its survivor: references, cases and history move; the old
+//! reference keeps resolving to the survivor.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use uuid::Uuid;
+
+use super::dto::{MergeRequest, MergeResult};
+use super::hub_ref::HubRef;
+use super::service::{load_visible, view, visible};
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entities::{agency_references, case_victims, victim_merges, victims};
+use crate::error::{AppError, AppResult};
+use crate::validate::Checks;
+use crate::vocab::Role;
+
+/// Every table with a `victim_id` column, and how a merge treats it. A test checks this list
+/// against the schema so a new table cannot be forgotten.
+pub const VICTIM_TABLES: &[&str] = &["agency_references", "case_victims"];
+
+pub async fn merge(
+    db: &Db,
+    user: &Principal,
+    survivor_ref: &str,
+    req: &MergeRequest,
+    now: DateTime<Utc>,
+) -> AppResult<MergeResult> {
+    user.require(&[Role::Supervisor, Role::Admin])?;
+    let mut c = Checks::new();
+    let reason = c.required_text("/reason", &req.reason, 2000);
+    let dup_ref = HubRef::parse(&req.duplicate);
+    if let Err(e) = &dup_ref {
+        c.fail("/duplicate", "invalid_format", e.to_string());
+    }
+    c.finish()?;
+    let dup_ref = dup_ref.expect("checked above");
+
+    let tx = db.begin_write().await?;
+    let survivor = load_visible(&tx, user, survivor_ref).await?;
+    let dup = victims::Entity::find()
+        .filter(victims::Column::HubRef.eq(dup_ref.as_str()))
+        .one(&tx)
+        .await?
+        .filter(|d| visible(user, d))
+        .ok_or_else(|| AppError::invalid_field("/duplicate", "not_found", format!("no victim record {dup_ref}")))?;
+    if dup.id == survivor.id {
+        return Err(AppError::invalid_field("/duplicate", "invalid_value", "a record cannot be merged into itself"));
+    }
+    if dup.merged_into_id.is_some() {
+        return Err(AppError::conflict("already-merged", format!("{dup_ref} has already been merged")));
+    }
+
+    let (merged, filled_fields) = fill_blanks(&survivor, &dup);
+    let moved_references = agency_references::Entity::update_many()
+        .col_expr(agency_references::Column::VictimId, Expr::value(survivor.id))
+        .filter(agency_references::Column::VictimId.eq(dup.id))
+        .exec(&tx)
+        .await?
+        .rows_affected;
+    let moved_cases = move_case_links(&tx, dup.id, survivor.id).await?;
+    // Records merged into the duplicate earlier now point straight at the survivor.
+    victims::Entity::update_many()
+        .col_expr(victims::Column::MergedIntoId, Expr::value(survivor.id))
+        .filter(victims::Column::MergedIntoId.eq(dup.id))
+        .exec(&tx)
+        .await?;
+
+    let mut survivor_row = merged;
+    survivor_row.version = survivor.version + 1;
+    survivor_row.updated_at = now;
+    victims::Entity::update(survivor_row.clone().into_active_model().reset_all()).exec(&tx).await?;
+    let mut dup_row = dup.clone().into_active_model();
+    dup_row.merged_into_id = Set(Some(survivor.id));
+    dup_row.version = Set(dup.version + 1);
+    dup_row.updated_at = Set(now);
+    dup_row.update(&tx).await?;
+    victim_merges::Entity::insert(victim_merges::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        survivor_id: Set(survivor.id),
+        merged_id: Set(dup.id),
+        reason: Set(reason),
+        merged_at: Set(now),
+        merged_by: Set(user.sub.clone()),
+    })
+    .exec_without_returning(&tx)
+    .await?;
+    let survivor_view = view(&tx, &survivor_row).await?;
+    tx.commit().await?;
+    Ok(MergeResult { survivor: survivor_view, merged_ref: dup.hub_ref, filled_fields, moved_references, moved_cases })
+}
+
+/// Moves the duplicate's case links to the survivor; where both were linked to a case, the
+/// survivor's link stays and the duplicate's goes.
+async fn move_case_links(db: &impl ConnectionTrait, from: Uuid, to: Uuid) -> AppResult<u64> {
+    let theirs = case_victims::Entity::find().filter(case_victims::Column::VictimId.eq(from)).all(db).await?;
+    let mut moved = 0;
+    for link in theirs {
+        let both = case_victims::Entity::find_by_id((link.case_id, to)).one(db).await?.is_some();
+        if both {
+            case_victims::Entity::delete_by_id((link.case_id, from)).exec(db).await?;
+        } else {
+            case_victims::Entity::update_many()
+                .col_expr(case_victims::Column::VictimId, Expr::value(to))
+                .filter(case_victims::Column::CaseId.eq(link.case_id))
+                .filter(case_victims::Column::VictimId.eq(from))
+                .exec(db)
+                .await?;
+            moved += 1;
+        }
+    }
+    Ok(moved)
+}
+
+/// The survivor with any field it lacks taken from the duplicate, and the names of those fields.
+fn fill_blanks(survivor: &victims::Model, dup: &victims::Model) -> (victims::Model, Vec<String>) {
+    let mut s = survivor.clone();
+    let mut filled = Vec::new();
+    macro_rules! take {
+        ($($field:ident),+) => {$(
+            if s.$field.is_none() && dup.$field.is_some() {
+                s.$field = dup.$field.clone();
+                filled.push(stringify!($field).to_owned());
+            }
+        )+};
+    }
+    take!(
+        preferred_name,
+        date_of_birth,
+        phone,
+        email,
+        preferred_channel,
+        contact_restrictions,
+        language,
+        communication_needs,
+        ethnicity,
+        sex,
+        disability,
+        assigned_caseworker
+    );
+    let no_address = s.address_line1.is_none() && s.address_town.is_none() && s.address_postcode.is_none();
+    if no_address && (dup.address_line1.is_some() || dup.address_postcode.is_some()) {
+        s.address_line1.clone_from(&dup.address_line1);
+        s.address_line2.clone_from(&dup.address_line2);
+        s.address_town.clone_from(&dup.address_town);
+        s.address_postcode.clone_from(&dup.address_postcode);
+        filled.push("address".into());
+    }
+    if s.needs_assessed_on.is_none() && dup.needs_assessed_on.is_some() {
+        s.needs_assessed_on = dup.needs_assessed_on;
+        s.needs_assessed_by.clone_from(&dup.needs_assessed_by);
+        s.identified_needs = dup.identified_needs.clone();
+        filled.push("needs_assessment".into());
+    }
+    if !s.interpreter_needed && dup.interpreter_needed {
+        s.interpreter_needed = true;
+        filled.push("interpreter_needed".into());
+    }
+    for entry in &dup.enhanced_reasons.0 {
+        if !s.enhanced_reasons.0.iter().any(|e| e.reason == entry.reason) {
+            s.enhanced_reasons.0.push(entry.clone());
+            if !filled.iter().any(|f| f == "enhanced_reasons") {
+                filled.push("enhanced_reasons".into());
+            }
+        }
+    }
+    s.enhanced_rights = !s.enhanced_reasons.0.is_empty();
+    (s, filled)
+}

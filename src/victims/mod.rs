@@ -1,0 +1,22 @@
+//! The single victim record: create, search, read, update, merge, and its agency references.
+pub mod dto;
+pub mod hub_ref;
+pub mod merge;
+mod routes;
+pub mod rules;
+pub mod service;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::search, routes::create))
+        .routes(routes!(routes::lookup))
+        .routes(routes!(routes::get, routes::patch))
+        .routes(routes!(routes::merge))
+        .routes(routes!(routes::add_reference))
+        .routes(routes!(routes::get_reference, routes::delete_reference))
+}

@@ -1,0 +1,208 @@
+//! Controlled vocabularies the hub records (DOMAIN.md §1, §4): one enum serves the API, the
+//! OpenAPI schema and the database column, stored as its snake_case name.
+use sea_orm::sea_query::StringLen;
+
+/// Declares a vocabulary enum stored and sent as snake_case text.
+macro_rules! vocab {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            sea_orm::EnumIter, sea_orm::DeriveActiveEnum,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+        )]
+        #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "snake_case")]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// The stored and serialised name.
+            #[must_use]
+            pub fn as_str(self) -> String {
+                sea_orm::ActiveEnum::to_value(&self)
+            }
+        }
+    };
+}
+
+vocab! {
+    /// Who the person is in Victims' Code terms (DOMAIN.md §1).
+    VictimType {
+        Direct,
+        BereavedCloseRelative,
+        ParentGuardianOfChild,
+        NominatedFamilySpokesperson,
+        /// A named point of contact for a business (businesses are not victims under the Code).
+        BusinessContact,
+    }
+}
+
+vocab! {
+    /// How a victim is contacted, or was contacted.
+    Channel { Phone, Email, Letter, Sms, Visit, InPerson, Video }
+}
+
+vocab! {
+    /// Self-defined ethnicity: the 19 ONS 2021 categories plus not stated (DOMAIN.md §4.1). Never inferred.
+    Ethnicity {
+        /// White: English, Welsh, Scottish, Northern Irish or British
+        WhiteBritish,
+        WhiteIrish,
+        WhiteGypsyOrIrishTraveller,
+        WhiteRoma,
+        WhiteOther,
+        MixedWhiteAndBlackCaribbean,
+        MixedWhiteAndBlackAfrican,
+        MixedWhiteAndAsian,
+        MixedOther,
+        AsianIndian,
+        AsianPakistani,
+        AsianBangladeshi,
+        AsianChinese,
+        AsianOther,
+        BlackCaribbean,
+        BlackAfrican,
+        BlackOther,
+        OtherArab,
+        OtherAny,
+        NotStated,
+    }
+}
+
+vocab! {
+    /// Sex as recorded (separate from gender identity).
+    Sex { Female, Male, NotStated }
+}
+
+vocab! {
+    /// Self-declared disability (Equality Act definition); separate from vulnerability.
+    Disability { Yes, No, NotStated }
+}
+
+vocab! {
+    /// Why a victim has enhanced rights under the Victims' Code (DOMAIN.md §1.2).
+    EnhancedReason {
+        MostSeriousCrime,
+        PersistentlyTargeted,
+        Vulnerable,
+        Intimidated,
+        #[serde(rename = "under_18")]
+        #[sea_orm(string_value = "under_18")]
+        Under18,
+        Bereaved,
+    }
+}
+
+vocab! {
+    /// Kinds of agency the hub links to.
+    AgencyKind { PoliceForce, PoliceBcu, CpsArea, Court, WitnessCareUnit, Probation, SupportService, Other }
+}
+
+vocab! {
+    /// Kinds of reference an agency gives a victim or case (DOMAIN.md §5).
+    RefType {
+        CrimeReference,
+        /// The 11-character URN shared by police, CPS and HMCTS.
+        CpsUrn,
+        CourtCaseNumber,
+        /// Court Case Reference Number, `YY/CCCC/NNNNNNC`.
+        Ccrn,
+        IncidentNumber,
+        WitnessCareReference,
+        ProbationReference,
+        SupportServiceReference,
+        Other,
+    }
+}
+
+vocab! {
+    /// Home Office offence groups and sub-groups used for reporting.
+    OffenceGroup {
+        Homicide,
+        ViolenceWithInjury,
+        ViolenceWithoutInjury,
+        StalkingAndHarassment,
+        DeathOrSeriousInjuryByUnlawfulDriving,
+        Rape,
+        OtherSexualOffences,
+        Robbery,
+        Burglary,
+        VehicleOffences,
+        TheftFromThePerson,
+        BicycleTheft,
+        Shoplifting,
+        OtherTheft,
+        CriminalDamage,
+        Arson,
+        DrugOffences,
+        PossessionOfWeapons,
+        PublicOrderOffences,
+        MiscellaneousCrimesAgainstSociety,
+        Fraud,
+    }
+}
+
+vocab! {
+    /// Priority and crime-type flags on a case (DOMAIN.md §4.3).
+    PriorityFlag {
+        DomesticAbuse,
+        Rape,
+        SeriousSexualOffence,
+        Vawg,
+        HateCrime,
+        Stalking,
+        Harassment,
+        ChildAbuse,
+        ModernSlaveryTrafficking,
+        HonourBasedAbuse,
+        HomicideBereaved,
+        Terrorism,
+        AsbPersistent,
+    }
+}
+
+vocab! {
+    /// Victim–suspect relationship (Home Office Homicide Index categories, DOMAIN.md §4.2).
+    Relationship {
+        PartnerExPartner,
+        Parent,
+        SonDaughter,
+        OtherFamily,
+        FriendAcquaintance,
+        Stranger,
+        Other,
+        NotKnown,
+        NoSuspect,
+    }
+}
+
+vocab! {
+    /// Where the offence happened.
+    LocationType {
+        PrivateResidence,
+        Hotel,
+        PublicStreet,
+        PublicTransport,
+        LicensedPremises,
+        Workplace,
+        Education,
+        Online,
+        Other,
+        NotKnown,
+    }
+}
+
+vocab! {
+    /// Whether a case is still open with the hub.
+    CaseStatus { Open, Closed }
+}
+
+vocab! {
+    /// The part a person plays in a case.
+    CaseRole { Victim, BereavedRelative, Representative, Witness }
+}
+
+vocab! {
+    /// Roles a caller can hold (claim `role`).
+    Role { Caseworker, Supervisor, AgencyLiaison, Analyst, Admin }
+}
