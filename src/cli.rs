@@ -63,7 +63,10 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("CARE_HUB_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
         LogFormat::Text => builder.init(),
@@ -102,6 +105,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { sub, role, team, agency, ttl_minutes } => {
+            if matches!(role, Role::Caseworker | Role::Supervisor) && team.is_none() {
+                anyhow::bail!("--team is required for the {} role", role.as_str());
+            }
+            if role == Role::AgencyLiaison && agency.is_none() {
+                anyhow::bail!("--agency is required for the agency_liaison role");
+            }
             let config = Config::from_env()?;
             let tokens = crate::auth::TokenService::new(&config.jwt, config.jwt_secret_bytes());
             let ttl = ttl_minutes.map(chrono::Duration::minutes);

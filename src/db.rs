@@ -20,6 +20,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x00CA_12E0_0B1D;
 pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    fast: Option<std::sync::Arc<crate::fast_read::SqliteReader>>,
 }
 
 impl Db {
@@ -28,7 +29,8 @@ impl Db {
             let readers = config.db_max_connections.unwrap_or(8);
             let read = Database::connect(sqlite_options(&config.database_url, readers)).await?;
             let write = Database::connect(sqlite_options(&config.database_url, 1)).await?;
-            Ok(Db { read, write })
+            let fast = crate::fast_read::SqliteReader::open(&config.database_url)?.map(std::sync::Arc::new);
+            Ok(Db { read, write, fast })
         } else {
             let mut opts = ConnectOptions::new(config.database_url.clone());
             opts.max_connections(config.db_max_connections.unwrap_or(16))
@@ -38,7 +40,7 @@ impl Db {
                 .idle_timeout(Duration::from_mins(5))
                 .sqlx_logging(false);
             let pool = Database::connect(opts).await?;
-            Ok(Db { read: pool.clone(), write: pool })
+            Ok(Db { read: pool.clone(), write: pool, fast: None })
         }
     }
 
@@ -46,6 +48,18 @@ impl Db {
     #[must_use]
     pub fn read(&self) -> &DatabaseConnection {
         &self.read
+    }
+
+    /// Runs a single-row query whose one column is text, on SQLite's fast read path when there
+    /// is one (see `fast_read`), otherwise on the read pool.
+    pub async fn query_text(&self, stmt: Statement, column: &str) -> Result<Option<String>, DbErr> {
+        if let Some(fast) = &self.fast {
+            return fast.query_text(&stmt);
+        }
+        match self.read.query_one_raw(stmt).await? {
+            Some(row) => row.try_get("", column).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Starts a write transaction. Multi-row changes and their audit share it.
@@ -104,6 +118,8 @@ fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
     opts.max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
+        // A local file cannot drop the connection: no ping before each checkout.
+        .test_before_acquire(false)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

@@ -231,9 +231,9 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
             if let Some(source) = &self.source {
-                tracing::error!(error = ?source, code = self.code, "request failed")
+                tracing::error!(error = ?source, code = self.code, "request failed");
             } else {
-                tracing::warn!(code = self.code, detail = %self.detail, "request failed")
+                tracing::warn!(code = self.code, detail = %self.detail, "request failed");
             }
         }
         let mut response =

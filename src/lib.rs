@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod entities;
 pub mod error;
+pub mod fast_read;
 pub mod health;
 pub mod http;
 pub mod openapi;

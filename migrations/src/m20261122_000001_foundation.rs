@@ -218,7 +218,7 @@ impl MigrationTrait for Migration {
             ("ix_victims_team", vec![Victims::TeamCode, Victims::Id]),
             ("ix_victims_name_key_dob", vec![Victims::NameKey, Victims::DateOfBirth]),
             ("ix_victims_dob", vec![Victims::DateOfBirth]),
-            ("ix_victims_merged_into", vec![Victims::MergedIntoId]),
+            ("ix_victims_merged_into", vec![Victims::MergedIntoId, Victims::Id]),
         ] {
             let mut idx = Index::create();
             idx.name(name).table(Victims::Table);
@@ -278,6 +278,7 @@ impl MigrationTrait for Migration {
                 .name("ix_case_victims_victim")
                 .table(CaseVictims::Table)
                 .col(CaseVictims::VictimId)
+                .col(CaseVictims::CaseId)
                 .to_owned(),
         )
         .await?;
@@ -325,11 +326,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // Owner then id, so a record's references come out in order without sorting.
         for (name, col) in [
             ("ix_agency_references_victim", AgencyReferences::VictimId),
             ("ix_agency_references_case", AgencyReferences::CaseId),
         ] {
-            m.create_index(Index::create().name(name).table(AgencyReferences::Table).col(col).to_owned()).await?;
+            m.create_index(
+                Index::create().name(name).table(AgencyReferences::Table).col(col).col(AgencyReferences::Id).to_owned(),
+            )
+            .await?;
         }
 
         m.create_table(

@@ -120,7 +120,8 @@ pub struct NewAgencyReference {
     pub value: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AgencyReferenceView {
     pub id: Uuid,
     pub agency: String,

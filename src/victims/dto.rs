@@ -170,7 +170,8 @@ pub struct LookupParams {
 }
 
 /// The whole victim record.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VictimView {
     #[schema(example = "VCH-0123456789A")]
     pub hub_ref: String,
@@ -202,7 +203,8 @@ pub struct VictimView {
 }
 
 /// A case as listed on a victim's record.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VictimCaseSummary {
     pub id: Uuid,
     pub role: CaseRole,

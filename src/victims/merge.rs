@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::dto::{MergeRequest, MergeResult};
 use super::hub_ref::HubRef;
-use super::service::{load_visible, view, visible};
+use super::read;
+use super::service::{load_visible, visible};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::entities::{agency_references, case_victims, victim_merges, victims};
@@ -85,7 +86,10 @@ pub async fn merge(
     })
     .exec_without_returning(&tx)
     .await?;
-    let survivor_view = view(&tx, &survivor_row).await?;
+    let survivor_view = read::read_in(&tx, read::Key::Id(survivor.id))
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("merged survivor vanished")))?
+        .view()?;
     tx.commit().await?;
     Ok(MergeResult { survivor: survivor_view, merged_ref: dup.hub_ref, filled_fields, moved_references, moved_cases })
 }

@@ -2,6 +2,7 @@
 pub mod dto;
 pub mod hub_ref;
 pub mod merge;
+pub mod read;
 mod routes;
 pub mod rules;
 pub mod service;

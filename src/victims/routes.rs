@@ -7,15 +7,26 @@ use super::dto::{
     CreateParams, LookupParams, MergeRequest, MergeResult, SearchParams, VictimInput, VictimPatch, VictimSummary,
     VictimView,
 };
-use super::{merge as merging, service};
+use super::{merge as merging, read, service};
 use crate::agencies::dto::{AgencyReferenceView, NewAgencyReference};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{AppResult, Problem};
-use crate::http::{AppJson, AppPath, AppQuery, IfMatch, MergePatch, Page, created, parse_uuid, with_etag};
+use crate::http::{AppJson, AppPath, AppQuery, IfMatch, MergePatch, Page, created, etag, parse_uuid, with_etag};
 
 fn location(hub_ref: &str) -> String {
     format!("/api/v1/victims/{hub_ref}")
+}
+
+/// A victim record as read: its JSON as it is, with its ETag (and Location when created).
+fn record_response(status: StatusCode, record: &read::Read, location: Option<&str>) -> Response {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::ETAG, etag(record.version));
+    if let Some(l) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        headers.insert(header::LOCATION, l);
+    }
+    (status, headers, record.json.clone()).into_response()
 }
 
 /// Search victims' records (your team's; admins any team).
@@ -47,8 +58,8 @@ pub async fn create(
     AppJson(input): AppJson<VictimInput>,
 ) -> AppResult<Response> {
     let victim = service::create(&state.db, &user, &input, &params, state.clock.now()).await?;
-    let body = service::view(state.db.read(), &victim).await?;
-    Ok(created(&location(&victim.hub_ref), Some(victim.version), &body))
+    let record = service::view(&state.db, victim.id).await?;
+    Ok(record_response(StatusCode::CREATED, &record, Some(&location(&record.hub_ref))))
 }
 
 /// Find the victim an agency reference belongs to.
@@ -61,7 +72,7 @@ pub async fn lookup(
     AppQuery(params): AppQuery<LookupParams>,
 ) -> AppResult<Response> {
     let victim = service::lookup(state.db.read(), &user, &params).await?;
-    Ok(with_etag(victim.version, &service::view(state.db.read(), &victim).await?))
+    Ok(record_response(StatusCode::OK, &service::view(&state.db, victim.id).await?, None))
 }
 
 /// Read a victim record. A merged reference answers with the surviving record.
@@ -74,10 +85,10 @@ pub async fn get(
     user: Principal,
     AppPath(hub_ref): AppPath<String>,
 ) -> AppResult<Response> {
-    let victim = service::load_visible(state.db.read(), &user, &hub_ref).await?;
-    let mut response = with_etag(victim.version, &service::view(state.db.read(), &victim).await?);
-    if !victim.hub_ref.eq_ignore_ascii_case(hub_ref.trim())
-        && let Ok(v) = HeaderValue::from_str(&location(&victim.hub_ref))
+    let record = service::get(&state.db, &user, &hub_ref).await?;
+    let mut response = record_response(StatusCode::OK, &record, None);
+    if !record.hub_ref.eq_ignore_ascii_case(hub_ref.trim())
+        && let Ok(v) = HeaderValue::from_str(&location(&record.hub_ref))
     {
         response.headers_mut().insert(header::CONTENT_LOCATION, v);
     }
@@ -97,7 +108,7 @@ pub async fn patch(
     patch: MergePatch,
 ) -> AppResult<Response> {
     let victim = service::patch(&state.db, &user, &hub_ref, &if_match, &patch, state.clock.now()).await?;
-    Ok(with_etag(victim.version, &service::view(state.db.read(), &victim).await?))
+    Ok(record_response(StatusCode::OK, &service::view(&state.db, victim.id).await?, None))
 }
 
 /// Merge a duplicate record into this one (supervisor or admin).

@@ -6,17 +6,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::dto::{
-    CreateParams, LookupParams, SearchParams, VictimCaseSummary, VictimInput, VictimSummary, VictimView, needs_of,
-};
+use super::dto::{CreateParams, LookupParams, SearchParams, VictimInput, VictimSummary};
 use super::hub_ref::HubRef;
+use super::read;
 use super::rules::{self, ValidVictim};
-use crate::agencies::dto::AgencyReferenceView;
 use crate::agencies::references::{self, Owner};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::entities::victims::{EnhancedReasons, Needs};
-use crate::entities::{agency_references, case_victims, cases, teams, victims};
+use crate::entities::{agency_references, teams, victims};
 use crate::error::{AppError, AppResult, FieldError, FieldLocation};
 use crate::http::{IfMatch, MergePatch, Page, PageParams, bad_path};
 use crate::vocab::Role;
@@ -24,14 +22,19 @@ use crate::vocab::Role;
 /// Roles that work with victims' records.
 pub const RECORD_ROLES: &[Role] = &[Role::Caseworker, Role::Supervisor, Role::Admin];
 
-/// Whether `user` may see `victim`: their own team's records, or any for admins.
+/// Whether `user` may see a record held by `team`: their own team's records, or any for admins.
 #[must_use]
-pub fn visible(user: &Principal, victim: &victims::Model) -> bool {
+pub fn visible_in(user: &Principal, team: &str) -> bool {
     match user.role {
         Role::Admin => true,
-        Role::Caseworker | Role::Supervisor => user.team() == Some(victim.team_code.as_str()),
+        Role::Caseworker | Role::Supervisor => user.team() == Some(team),
         Role::AgencyLiaison | Role::Analyst => false,
     }
+}
+
+#[must_use]
+pub fn visible(user: &Principal, victim: &victims::Model) -> bool {
+    visible_in(user, &victim.team_code)
 }
 
 pub fn parse_ref(raw: &str) -> AppResult<HubRef> {
@@ -61,65 +64,20 @@ pub async fn load_visible(db: &impl ConnectionTrait, user: &Principal, raw_ref: 
 }
 
 /// The whole record as the API shows it.
-pub async fn view(db: &impl ConnectionTrait, v: &victims::Model) -> AppResult<VictimView> {
-    let refs = references::list(db, Owner::Victim(v.id)).await?;
-    let links = case_victims::Entity::find().filter(case_victims::Column::VictimId.eq(v.id)).all(db).await?;
-    let case_rows = if links.is_empty() {
-        Vec::new()
-    } else {
-        cases::Entity::find()
-            .filter(cases::Column::Id.is_in(links.iter().map(|l| l.case_id)))
-            .order_by_asc(cases::Column::Id)
-            .all(db)
-            .await?
-    };
-    let merged_refs: Vec<String> = victims::Entity::find()
-        .select_only()
-        .column(victims::Column::HubRef)
-        .filter(victims::Column::MergedIntoId.eq(v.id))
-        .order_by_asc(victims::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let cases = case_rows
-        .into_iter()
-        .filter_map(|c| {
-            let link = links.iter().find(|l| l.case_id == c.id)?;
-            Some(VictimCaseSummary {
-                id: c.id,
-                role: link.role,
-                offence_group: c.offence_group,
-                date_reported: c.date_reported,
-                status: c.status,
-            })
-        })
-        .collect();
-    Ok(VictimView {
-        hub_ref: v.hub_ref.clone(),
-        version: v.version,
-        victim_type: v.victim_type,
-        given_name: v.given_name.clone(),
-        family_name: v.family_name.clone(),
-        preferred_name: v.preferred_name.clone(),
-        date_of_birth: v.date_of_birth,
-        contact: v.into(),
-        language: v.language.clone(),
-        interpreter_needed: v.interpreter_needed,
-        communication_needs: v.communication_needs.clone(),
-        ethnicity: v.ethnicity,
-        sex: v.sex,
-        disability: v.disability,
-        enhanced_rights: v.enhanced_rights,
-        enhanced_reasons: v.enhanced_reasons.0.clone(),
-        needs_assessment: needs_of(v),
-        assigned_caseworker: v.assigned_caseworker.clone(),
-        team: v.team_code.clone(),
-        agency_references: refs.into_iter().map(AgencyReferenceView::from).collect(),
-        cases,
-        merged_refs,
-        created_at: v.created_at,
-        updated_at: v.updated_at,
-    })
+pub async fn view(db: &Db, id: Uuid) -> AppResult<read::Read> {
+    read::read(db, read::Key::Id(id))
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("victim {id} vanished while being read")))
+}
+
+/// Reads a record the caller may see, by hub reference (a merged one reads the survivor).
+pub async fn get(db: &Db, user: &Principal, raw_ref: &str) -> AppResult<read::Read> {
+    user.require(RECORD_ROLES)?;
+    let hub_ref = parse_ref(raw_ref)?;
+    match read::read(db, read::Key::HubRef(hub_ref.as_str())).await? {
+        Some(r) if visible_in(user, &r.team) => Ok(r),
+        _ => Err(AppError::not_found(format!("no victim record {hub_ref}"))),
+    }
 }
 
 /// Copies validated fields onto a record.

@@ -55,6 +55,8 @@ db_test!(merge_moves_references_cases_and_fills_blanks, |app: TestApp| async mov
     old.assert_status(StatusCode::OK);
     assert_eq!(old.body["hub_ref"], survivor_ref.as_str());
     assert_eq!(old.header("content-location"), Some(format!("/api/v1/victims/{survivor_ref}").as_str()));
+    assert_canonical_victim(&old.body);
+    assert_eq!(&old.body, s, "the merge answer shows the record as read");
     let by_ref = app.get(&cw, &format!("/api/v1/victims?hub_ref={dup_ref}")).await;
     assert_eq!(by_ref.body["items"][0]["hub_ref"], survivor_ref.as_str());
     let listed = app.get(&cw, "/api/v1/victims?name=merge").await;

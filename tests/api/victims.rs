@@ -51,6 +51,7 @@ db_test!(create_returns_the_normalised_record_with_location_and_etag, |app: Test
     got.assert_status(StatusCode::OK);
     assert_eq!(got.etag(), "\"1\"");
     assert_eq!(got.body, r.body, "GET returns what POST returned");
+    assert_canonical_victim(&got.body);
     // A lower-case reference with O for 0 and L for 1 finds the same record.
     let typed = hub_ref.to_lowercase().replace('0', "o").replace('1', "l");
     app.get(&app.caseworker(), &format!("/api/v1/victims/{typed}")).await.assert_status(StatusCode::OK);

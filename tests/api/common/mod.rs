@@ -377,6 +377,15 @@ impl Drop for TestApp {
     }
 }
 
+/// Asserts `body` is exactly what serde writes for a victim record: the SQL-built JSON has the
+/// same fields, formats and nothing else, on either backend.
+#[track_caller]
+pub fn assert_canonical_victim(body: &Value) {
+    let view: care_hub::victims::dto::VictimView =
+        serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("not a VictimView: {e}: {body}"));
+    assert_eq!(&serde_json::to_value(view).unwrap(), body);
+}
+
 /// Convenience on the fixed clock.
 pub trait ClockExt {
     fn now_utc(&self) -> DateTime<Utc>;
