@@ -35,3 +35,39 @@ db_test!(a_client_request_id_is_echoed, |app: TestApp| async move {
     assert_eq!(r.header("x-request-id"), Some("trace-abc-123"));
     assert_eq!(r.body["instance"], "trace-abc-123");
 });
+
+/// A request stuck behind a lock is abandoned at the configured limit with a 503, and what it
+/// started is rolled back.
+async fn slow_requests_are_abandoned(backend: Backend) {
+    if backend == Backend::Postgres && postgres_url().is_none() {
+        return;
+    }
+    let app = TestApp::with_config(backend, |c| c.request_timeout = std::time::Duration::from_millis(700)).await;
+    let before = app.fingerprint().await;
+    // On SQLite the blocker owns the one write connection; on PostgreSQL it holds a table lock.
+    let blocker = app.state.db.begin_write().await.unwrap();
+    if backend == Backend::Postgres {
+        use sea_orm::ConnectionTrait;
+        blocker.execute_unprepared("LOCK TABLE victims IN EXCLUSIVE MODE").await.unwrap();
+    }
+    let started = std::time::Instant::now();
+    let body = serde_json::json!({"given_name": "Slow", "family_name": "Request"});
+    let r = app.post(&app.caseworker(), "/api/v1/victims", body).await;
+    blocker.rollback().await.unwrap();
+    r.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    assert!(r.header("retry-after").is_some());
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "answered at the limit, not after the lock");
+    assert_eq!(app.fingerprint().await, before, "nothing half-written");
+    let body = serde_json::json!({"given_name": "Fast", "family_name": "Request"});
+    app.post(&app.caseworker(), "/api/v1/victims", body).await.assert_status(StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_are_abandoned_sqlite() {
+    slow_requests_are_abandoned(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_are_abandoned_postgres() {
+    slow_requests_are_abandoned(Backend::Postgres).await;
+}

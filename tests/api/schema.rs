@@ -68,3 +68,16 @@ db_test!(timestamps_round_trip_and_order_correctly, |app: TestApp| async move {
         assert_eq!(back.map(|r| r.created_at), Some(t), "{t} round-trips");
     }
 });
+
+db_test!(sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout, |app: TestApp| async move {
+    if app.backend != Backend::Sqlite {
+        return;
+    }
+    let db = app.state.db.read();
+    let sql = "SELECT (SELECT journal_mode FROM pragma_journal_mode) AS mode, \
+        (SELECT foreign_keys FROM pragma_foreign_keys) AS fk, (SELECT timeout FROM pragma_busy_timeout) AS busy";
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    assert_eq!(row.try_get::<String>("", "mode").unwrap(), "wal");
+    assert_eq!(row.try_get::<i64>("", "fk").unwrap(), 1);
+    assert_eq!(row.try_get::<i64>("", "busy").unwrap(), 5000);
+});

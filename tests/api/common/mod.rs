@@ -195,6 +195,11 @@ async fn pg_template(base: &str) -> &'static String {
 
 impl TestApp {
     pub async fn new(backend: Backend) -> Self {
+        Self::with_config(backend, |_| {}).await
+    }
+
+    /// A fresh app whose configuration `configure` adjusts first.
+    pub async fn with_config(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (url, pg_database) = match backend {
             Backend::Sqlite => {
@@ -215,7 +220,8 @@ impl TestApp {
                 (pg_url_for(&base, &name), Some(name))
             }
         };
-        let config = Config::for_tests(url, dir.path().into());
+        let mut config = Config::for_tests(url, dir.path().into());
+        configure(&mut config);
         let db = Db::connect(&config).await.expect("connect test database");
         let clock = Arc::new(FixedClock::new(start_time()));
         let state = AppState::new(config, db, clock.clone());
