@@ -332,6 +332,7 @@ impl MergePatch {
 
 /// `limit` and `cursor` for every list.
 #[derive(Debug, Clone, Default, serde::Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page, 1 to 200 (default 50).

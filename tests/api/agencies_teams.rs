@@ -89,3 +89,9 @@ db_test!(admins_manage_teams, |app: TestApp| async move {
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed");
 });
+
+db_test!(team_lists_refuse_unknown_parameters, |app: TestApp| async move {
+    let r = app.get(&app.caseworker(), "/api/v1/teams?lmit=5").await;
+    r.assert_problem(StatusCode::BAD_REQUEST, "invalid-query");
+    assert_eq!(r.body["errors"][0]["field"], "lmit");
+});
