@@ -3,11 +3,13 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
 
 use crate::config::Config;
+use crate::error::{AppError, AppResult};
 
 /// Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations across replicas.
 const MIGRATION_LOCK_KEY: i64 = 0x00CA_12E0_0B1D;
@@ -111,6 +113,29 @@ impl Db {
         let _ = self.read.close().await;
         let _ = self.write.close().await;
     }
+}
+
+/// Writes `changes` to row `id` only while it still has `version`: the optimistic lock behind
+/// If-Match. When someone else wrote first, nothing is written and the answer is 412 naming the
+/// current version. (On PostgreSQL a concurrent writer waits for the row lock, then matches nothing.)
+pub async fn update_if_version<E>(
+    db: &impl ConnectionTrait,
+    changes: E::ActiveModel,
+    (id_column, id): (E::Column, uuid::Uuid),
+    (version_column, version): (E::Column, i32),
+) -> AppResult<()>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+{
+    let result =
+        E::update_many().set(changes).filter(id_column.eq(id)).filter(version_column.eq(version)).exec(db).await?;
+    if result.rows_affected > 0 {
+        return Ok(());
+    }
+    let latest: Option<i32> =
+        E::find().select_only().column(version_column).filter(id_column.eq(id)).into_tuple().one(db).await?;
+    Err(AppError::precondition_failed(latest.unwrap_or(version)))
 }
 
 fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {

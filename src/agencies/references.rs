@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::dto::NewAgencyReference;
 use crate::entities::{agencies, agency_references};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, FieldError, FieldLocation};
 use crate::vocab::RefType;
 
 /// What a reference belongs to.
@@ -111,6 +111,22 @@ pub async fn find(
         .filter(agency_references::Column::Value.eq(value))
         .one(db)
         .await?)
+}
+
+/// The reference a lookup's query parameters name; a value that cannot be a reference of that
+/// type is a 400 naming `value`.
+pub async fn lookup(
+    db: &impl ConnectionTrait,
+    agency: &str,
+    ref_type: RefType,
+    raw_value: &str,
+) -> AppResult<Option<agency_references::Model>> {
+    let value = normalise_value(ref_type, raw_value).map_err(|why| {
+        let mut e = AppError::bad_request("invalid-query", format!("value: {why}"));
+        e.errors.push(FieldError::at(FieldLocation::Query, "value", "invalid_format", why));
+        e
+    })?;
+    find(db, &agency.trim().to_uppercase(), ref_type, &value).await
 }
 
 /// Stores references for `owner`. A value that another record holds is a 409 naming neither record

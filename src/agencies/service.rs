@@ -4,7 +4,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::dto::{AgencyInput, AgencyListParams, AgencyView};
-use crate::db::Db;
+use crate::db::{Db, update_if_version};
 use crate::entities::agencies;
 use crate::error::{AppError, AppResult};
 use crate::http::{IfMatch, MergePatch, Page, PageParams};
@@ -111,24 +111,23 @@ pub async fn patch(
     let input: AgencyInput =
         patch.apply(serde_json::to_value(AgencyInput::from(&current)).map_err(anyhow::Error::from)?)?;
     let input = check(&tx, &input, Some(&current.code)).await?;
-    let result = agencies::Entity::update_many()
-        .set(agencies::ActiveModel {
-            name: Set(input.name),
-            kind: Set(input.kind),
-            parent_code: Set(input.parent),
-            liaison_email: Set(input.liaison_email),
-            active: Set(input.active.unwrap_or(true)),
-            version: Set(version + 1),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .filter(agencies::Column::Id.eq(current.id))
-        .filter(agencies::Column::Version.eq(version))
-        .exec(&tx)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(AppError::precondition_failed(get(&tx, code).await?.version));
-    }
+    let changes = agencies::ActiveModel {
+        name: Set(input.name),
+        kind: Set(input.kind),
+        parent_code: Set(input.parent),
+        liaison_email: Set(input.liaison_email),
+        active: Set(input.active.unwrap_or(true)),
+        version: Set(version + 1),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    update_if_version::<agencies::Entity>(
+        &tx,
+        changes,
+        (agencies::Column::Id, current.id),
+        (agencies::Column::Version, version),
+    )
+    .await?;
     let updated = get(&tx, code).await?;
     tx.commit().await?;
     Ok(updated)

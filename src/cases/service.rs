@@ -7,10 +7,10 @@ use super::dto::{CaseInput, CaseVictimView, CaseView, LinkVictim};
 use crate::agencies::dto::{AgencyReferenceView, NewAgencyReference};
 use crate::agencies::references::{self, Owner};
 use crate::auth::Principal;
-use crate::db::Db;
+use crate::db::{Db, update_if_version};
 use crate::entities::cases::PriorityFlags;
 use crate::entities::{agencies, agency_references, case_victims, cases, victims};
-use crate::error::{AppError, AppResult, FieldError, FieldLocation};
+use crate::error::{AppError, AppResult};
 use crate::http::{IfMatch, MergePatch};
 use crate::validate::Checks;
 use crate::victims::dto::LookupParams;
@@ -238,16 +238,9 @@ pub async fn patch(
     apply(&mut updated, valid);
     updated.version = version + 1;
     updated.updated_at = now;
-    let result = cases::Entity::update_many()
-        .set(updated.clone().into_active_model().reset_all())
-        .filter(cases::Column::Id.eq(id))
-        .filter(cases::Column::Version.eq(version))
-        .exec(&tx)
+    let changes = updated.clone().into_active_model().reset_all();
+    update_if_version::<cases::Entity>(&tx, changes, (cases::Column::Id, id), (cases::Column::Version, version))
         .await?;
-    if result.rows_affected == 0 {
-        let latest = cases::Entity::find_by_id(id).one(&tx).await?.map_or(version, |c| c.version);
-        return Err(AppError::precondition_failed(latest));
-    }
     tx.commit().await?;
     Ok(updated)
 }
@@ -361,14 +354,8 @@ pub async fn delete_reference(db: &Db, user: &Principal, id: Uuid, ref_id: Uuid)
 /// The case an agency reference (crime reference, URN, court case number) belongs to.
 pub async fn lookup(db: &impl ConnectionTrait, user: &Principal, p: &LookupParams) -> AppResult<cases::Model> {
     user.require(RECORD_ROLES)?;
-    let value = references::normalise_value(p.ref_type, &p.value).map_err(|why| {
-        let mut e = AppError::bad_request("invalid-query", format!("value: {why}"));
-        e.errors.push(FieldError::at(FieldLocation::Query, "value", "invalid_format", why));
-        e
-    })?;
     let not_found = || AppError::not_found("no case holds that reference");
-    let found =
-        references::find(db, &p.agency.trim().to_uppercase(), p.ref_type, &value).await?.ok_or_else(not_found)?;
+    let found = references::lookup(db, &p.agency, p.ref_type, &p.value).await?.ok_or_else(not_found)?;
     let case_id = found.case_id.ok_or_else(not_found)?;
     load_visible_case(db, user, case_id).await.map_err(|_| not_found())
 }

@@ -4,7 +4,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::dto::{TeamInput, TeamView};
-use crate::db::Db;
+use crate::db::{Db, update_if_version};
 use crate::entities::teams;
 use crate::error::{AppError, AppResult};
 use crate::http::{IfMatch, MergePatch, Page, PageParams};
@@ -67,21 +67,20 @@ pub async fn patch(
     let version = if_match.require(current.version)?;
     patch.refuse(&[("code", "a team's code cannot change; create a new team instead")])?;
     let input = check(&patch.apply(serde_json::to_value(TeamInput::from(&current)).map_err(anyhow::Error::from)?)?)?;
-    let result = teams::Entity::update_many()
-        .set(teams::ActiveModel {
-            name: Set(input.name),
-            active: Set(input.active.unwrap_or(true)),
-            version: Set(version + 1),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .filter(teams::Column::Id.eq(current.id))
-        .filter(teams::Column::Version.eq(version))
-        .exec(&tx)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(AppError::precondition_failed(get(&tx, code).await?.version));
-    }
+    let changes = teams::ActiveModel {
+        name: Set(input.name),
+        active: Set(input.active.unwrap_or(true)),
+        version: Set(version + 1),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    update_if_version::<teams::Entity>(
+        &tx,
+        changes,
+        (teams::Column::Id, current.id),
+        (teams::Column::Version, version),
+    )
+    .await?;
     let updated = get(&tx, code).await?;
     tx.commit().await?;
     Ok(updated)

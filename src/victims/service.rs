@@ -12,7 +12,7 @@ use super::read;
 use super::rules::{self, ValidVictim};
 use crate::agencies::references::{self, Owner};
 use crate::auth::Principal;
-use crate::db::Db;
+use crate::db::{Db, update_if_version};
 use crate::entities::victims::{EnhancedReasons, Needs};
 use crate::entities::{agency_references, teams, victims};
 use crate::error::{AppError, AppResult, FieldError, FieldLocation};
@@ -327,16 +327,14 @@ pub async fn patch(
     apply(&mut updated, valid);
     updated.version = version + 1;
     updated.updated_at = now;
-    let result = victims::Entity::update_many()
-        .set(updated.clone().into_active_model().reset_all())
-        .filter(victims::Column::Id.eq(current.id))
-        .filter(victims::Column::Version.eq(version))
-        .exec(&tx)
-        .await?;
-    if result.rows_affected == 0 {
-        let latest = victims::Entity::find_by_id(current.id).one(&tx).await?.map_or(version, |v| v.version);
-        return Err(AppError::precondition_failed(latest));
-    }
+    let changes = updated.clone().into_active_model().reset_all();
+    update_if_version::<victims::Entity>(
+        &tx,
+        changes,
+        (victims::Column::Id, current.id),
+        (victims::Column::Version, version),
+    )
+    .await?;
     tx.commit().await?;
     Ok(updated)
 }
@@ -344,14 +342,8 @@ pub async fn patch(
 /// The victim an agency reference belongs to.
 pub async fn lookup(db: &impl ConnectionTrait, user: &Principal, p: &LookupParams) -> AppResult<victims::Model> {
     user.require(RECORD_ROLES)?;
-    let value = references::normalise_value(p.ref_type, &p.value).map_err(|why| {
-        let mut e = AppError::bad_request("invalid-query", format!("value: {why}"));
-        e.errors.push(FieldError::at(FieldLocation::Query, "value", "invalid_format", why));
-        e
-    })?;
     let not_found = || AppError::not_found("no victim record holds that reference");
-    let found =
-        references::find(db, &p.agency.trim().to_uppercase(), p.ref_type, &value).await?.ok_or_else(not_found)?;
+    let found = references::lookup(db, &p.agency, p.ref_type, &p.value).await?.ok_or_else(not_found)?;
     let victim_id = found.victim_id.ok_or_else(not_found)?;
     match victims::Entity::find_by_id(victim_id).one(db).await? {
         Some(v) if visible(user, &v) => Ok(v),
