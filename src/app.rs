@@ -15,7 +15,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::TokenService;
+use crate::audit::AuditSink;
+use crate::auth::{RateLimiter, TokenService};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
@@ -31,13 +32,17 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenService>,
     pub clock: Arc<dyn Clock>,
+    pub audit: AuditSink,
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 impl AppState {
-    #[must_use]
-    pub fn new(config: Config, db: Db, clock: Arc<dyn Clock>) -> Self {
-        let tokens = Arc::new(TokenService::new(&config.jwt, config.jwt_secret_bytes()));
-        AppState { db, config: Arc::new(config), tokens, clock }
+    /// Builds the state and starts the audit writer on the current runtime.
+    pub fn new(config: Config, db: Db, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let tokens = Arc::new(TokenService::new(&config.jwt, config.jwt_secret_bytes())?);
+        let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute));
+        let audit = AuditSink::start(db.clone());
+        Ok(AppState { db, config: Arc::new(config), tokens, clock, audit, rate_limiter })
     }
 }
 
@@ -45,6 +50,9 @@ impl AppState {
 fn areas() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::health::router())
+        .merge(crate::auth::router())
+        .merge(crate::users::router())
+        .merge(crate::audit::router())
         .merge(crate::victims::router())
         .merge(crate::cases::router())
         .merge(crate::agencies::router())
@@ -132,8 +140,9 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         "Care Hub listening on http://{addr} — API docs at http://{addr}/docs; get a token with: care-hub token --sub <you> --role caseworker --team {}",
         if demo { crate::demo::DEMO_TEAM } else { "<team>" }
     );
-    let state = AppState::new(config, db.clone(), clock);
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let state = AppState::new(config, db.clone(), clock)?;
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     db.close().await;
     Ok(())

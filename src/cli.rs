@@ -51,6 +51,39 @@ pub enum Command {
     SeedDemo,
     /// Print the OpenAPI document as YAML (the committed api-spec/openapi.yaml).
     Openapi,
+    /// Manage users of the built-in sign-in.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Check the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input (prompted for on a terminal).
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long)]
+        agency: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; exits non-zero naming the first altered, missing or reordered event.
+    Verify,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -112,11 +145,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("--agency is required for the agency_liaison role");
             }
             let config = Config::from_env()?;
-            let tokens = crate::auth::TokenService::new(&config.jwt, config.jwt_secret_bytes());
+            let tokens = crate::auth::TokenService::new(&config.jwt, config.jwt_secret_bytes())?;
             let ttl = ttl_minutes.map(chrono::Duration::minutes);
             let token = tokens.issue(&sub, role, team.as_deref(), agency.as_deref(), SystemClock.now(), ttl)?;
             println!("{token}");
             Ok(())
+        }
+        Command::User { command: UserCommand::Add { email, name, role, team, agency } } => {
+            let config = Config::from_env()?;
+            let password = read_password()?;
+            let db = connect(&config).await?;
+            db.migrate().await.context("cannot apply database migrations")?;
+            let input = crate::users::dto::UserInput {
+                email,
+                name,
+                role,
+                team,
+                agency,
+                password: Some(password),
+                active: None,
+            };
+            let actor = crate::audit::Actor {
+                id: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
+                ..Default::default()
+            };
+            let user = crate::users::service::create(&db, &actor, &input, SystemClock.now()).await.map_err(describe)?;
+            println!("created user {} ({}, {})", user.id, user.email, user.role.as_str());
+            db.close().await;
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let config = Config::from_env()?;
+            let db = connect(&config).await?;
+            let result = crate::audit::verify(db.read()).await.map_err(describe)?;
+            db.close().await;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            match result.first_break {
+                None => Ok(()),
+                Some(b) => anyhow::bail!("the audit trail is broken at event {}: {} ({})", b.seq, b.problem, b.detail),
+            }
         }
         Command::SeedDemo => {
             let config = Config::from_env()?;
@@ -129,6 +196,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// An API error as a command-line message (with the fields at fault).
+#[expect(clippy::needless_pass_by_value, reason = "used as map_err(describe)")]
+fn describe(e: crate::error::AppError) -> anyhow::Error {
+    let fields: Vec<String> =
+        e.errors.iter().map(|f| format!("{} {}", f.field.trim_start_matches('/'), f.message)).collect();
+    if fields.is_empty() {
+        anyhow::anyhow!("{}", e.detail)
+    } else {
+        anyhow::anyhow!("{}: {}", e.detail, fields.join("; "))
+    }
+}
+
+/// The password for `user add`: prompted for without echo on a terminal, else the first line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 async fn connect(config: &Config) -> anyhow::Result<Db> {

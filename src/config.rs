@@ -19,6 +19,24 @@ pub enum LogFormat {
     Json,
 }
 
+/// How callers sign in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    /// This service signs its own HS256 tokens (`POST /api/v1/auth/login`).
+    BuiltIn,
+    /// An identity provider signs the tokens; `pem_keys` are (kid, algorithm, PEM file).
+    External { pem_keys: Vec<(String, String, PathBuf)>, jwks_file: Option<PathBuf> },
+}
+
+/// Sign-in brute-force protection.
+#[derive(Clone, Debug)]
+pub struct LoginPolicy {
+    pub max_failures_per_account: i32,
+    pub max_failures_per_address: i32,
+    pub window: Duration,
+    pub lockout: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -31,16 +49,25 @@ pub struct Config {
     pub log_format: LogFormat,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Requests per minute one token may make (0: no limit).
+    pub rate_limit_per_minute: u32,
+    pub login: LoginPolicy,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    /// Benchmarks only: serve reads without writing their audit events.
+    pub unsafe_skip_read_audit: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct JwtConfig {
+    pub mode: AuthMode,
     pub secret: SecretString,
     /// True when the secret was generated for development rather than configured.
     pub generated: bool,
     pub issuer: String,
     pub audience: String,
     pub ttl: Duration,
+    pub refresh_ttl: Duration,
 }
 
 /// Reads a variable, treating an empty value as unset.
@@ -117,11 +144,27 @@ impl Config {
         if ttl_secs == 0 {
             bail!("CARE_HUB_JWT_TTL_SECS must be at least 1");
         }
+        let mode = match var("CARE_HUB_AUTH_MODE").as_deref() {
+            None | Some("builtin") => AuthMode::BuiltIn,
+            Some("external") => AuthMode::External {
+                pem_keys: parse_pem_keys(var("CARE_HUB_JWT_PUBLIC_KEYS").as_deref().unwrap_or(""))?,
+                jwks_file: var("CARE_HUB_JWKS_FILE").map(PathBuf::from),
+            },
+            Some(other) => bail!("CARE_HUB_AUTH_MODE must be builtin or external (got {other:?})"),
+        };
+        let refresh_secs = parse_var("CARE_HUB_REFRESH_TTL_SECS", 14 * 24 * 3600u64)?;
+        let login = LoginPolicy {
+            max_failures_per_account: parse_var("CARE_HUB_LOGIN_MAX_FAILURES", 5i32)?.max(1),
+            max_failures_per_address: parse_var("CARE_HUB_LOGIN_MAX_FAILURES_PER_ADDRESS", 20i32)?.max(1),
+            window: Duration::from_secs(parse_var("CARE_HUB_LOGIN_WINDOW_SECS", 900u64)?),
+            lockout: Duration::from_secs(parse_var("CARE_HUB_LOGIN_LOCKOUT_SECS", 900u64)?),
+        };
         let (secret, generated) = match var("CARE_HUB_JWT_SECRET") {
             Some(s) if s.len() < MIN_SECRET_BYTES => {
                 bail!("CARE_HUB_JWT_SECRET must be at least {MIN_SECRET_BYTES} characters long")
             }
             Some(s) => (SecretString::from(s), false),
+            None if mode != AuthMode::BuiltIn => (SecretString::from(String::new()), false),
             None => (dev_secret(&data_dir)?, true),
         };
         Ok(Config {
@@ -131,16 +174,22 @@ impl Config {
             bind,
             public_url,
             jwt: JwtConfig {
+                mode,
                 secret,
                 generated,
                 issuer: var("CARE_HUB_JWT_ISSUER").unwrap_or_else(|| "care-hub".into()),
                 audience: var("CARE_HUB_JWT_AUDIENCE").unwrap_or_else(|| "care-hub".into()),
                 ttl: Duration::from_secs(ttl_secs),
+                refresh_ttl: Duration::from_secs(refresh_secs),
             },
             smtp_url,
             log_format,
             max_body_bytes,
             request_timeout: Duration::from_secs(timeout_secs),
+            rate_limit_per_minute: parse_var("CARE_HUB_RATE_LIMIT_PER_MINUTE", 600u32)?,
+            login,
+            trust_forwarded_for: parse_var("CARE_HUB_TRUST_FORWARDED_FOR", false)?,
+            unsafe_skip_read_audit: parse_var("CARE_HUB_UNSAFE_SKIP_READ_AUDIT", false)?,
         })
     }
 
@@ -154,16 +203,27 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_url: "http://care-hub.test".into(),
             jwt: JwtConfig {
+                mode: AuthMode::BuiltIn,
                 secret: SecretString::from("test-secret-that-is-long-enough-for-hs256"),
                 generated: false,
                 issuer: "care-hub".into(),
                 audience: "care-hub".into(),
                 ttl: Duration::from_mins(15),
+                refresh_ttl: Duration::from_hours(24),
             },
             smtp_url: None,
             log_format: LogFormat::Text,
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(10),
+            rate_limit_per_minute: 0,
+            login: LoginPolicy {
+                max_failures_per_account: 5,
+                max_failures_per_address: 20,
+                window: Duration::from_mins(15),
+                lockout: Duration::from_mins(15),
+            },
+            trust_forwarded_for: false,
+            unsafe_skip_read_audit: false,
         }
     }
 
@@ -182,6 +242,23 @@ impl Config {
     pub fn jwt_secret_bytes(&self) -> &[u8] {
         self.jwt.secret.expose_secret().as_bytes()
     }
+}
+
+/// `kid=ALG:path[,kid=ALG:path...]`, e.g. `k1=RS256:/etc/care-hub/idp-2026.pem`.
+fn parse_pem_keys(raw: &str) -> anyhow::Result<Vec<(String, String, PathBuf)>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|entry| {
+            let (kid, rest) = entry
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("CARE_HUB_JWT_PUBLIC_KEYS entries are kid=ALG:path (got {entry:?})"))?;
+            let (alg, path) = rest
+                .split_once(':')
+                .ok_or_else(|| anyhow::anyhow!("CARE_HUB_JWT_PUBLIC_KEYS entries are kid=ALG:path (got {entry:?})"))?;
+            Ok((kid.trim().to_owned(), alg.trim().to_owned(), PathBuf::from(path.trim())))
+        })
+        .collect()
 }
 
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {

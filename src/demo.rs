@@ -3,6 +3,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::agencies::dto::{AgencyInput, NewAgencyReference};
+use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::cases::dto::CaseInput;
 use crate::db::Db;
@@ -46,11 +47,17 @@ const OFFENCES: [(OffenceGroup, Option<PriorityFlag>, Relationship, LocationType
 
 /// Loads the demo set unless it is already there; returns how many demo victims exist.
 pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    let admin = Principal { sub: "demo-admin".into(), role: Role::Admin, team: None, agency: None };
+    let system = Actor { id: "demo-loader".into(), ..Actor::default() };
+    let loader = |team: &str| Principal::service("demo-loader", Role::Supervisor, Some(team));
     if agencies::Entity::find().filter(agencies::Column::Code.eq(DEMO_FORCE)).one(db.read()).await?.is_none() {
         for (code, name) in [(DEMO_TEAM, "North Victim Care Hub"), ("south-hub", "South Victim Care Hub")] {
-            crate::teams::service::create(db, &TeamInput { code: code.into(), name: name.into(), active: None }, now)
-                .await?;
+            crate::teams::service::create(
+                db,
+                &system,
+                &TeamInput { code: code.into(), name: name.into(), active: None },
+                now,
+            )
+            .await?;
         }
         for (code, name, kind, parent) in [
             (DEMO_FORCE, "Example Police", AgencyKind::PoliceForce, None),
@@ -71,18 +78,19 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<usize> {
                 liaison_email: Some(format!("liaison@{}.example", code.to_lowercase())),
                 active: None,
             };
-            crate::agencies::service::create(db, input, now).await?;
+            crate::agencies::service::create(db, &system, input, now).await?;
         }
         for i in 0..GIVEN.len() {
-            seed_victim(db, &admin, i, now).await?;
+            let team = if i % 4 == 3 { "south-hub" } else { DEMO_TEAM };
+            seed_victim(db, &loader(team), team, i, now).await?;
         }
     }
-    let count = victims::Entity::find().filter(victims::Column::CreatedBy.eq(admin.sub)).all(db.read()).await?.len();
+    let count =
+        victims::Entity::find().filter(victims::Column::CreatedBy.eq("demo-loader")).all(db.read()).await?.len();
     Ok(count)
 }
 
-async fn seed_victim(db: &Db, admin: &Principal, i: usize, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let team = if i % 4 == 3 { "south-hub" } else { DEMO_TEAM };
+async fn seed_victim(db: &Db, loader: &Principal, team: &str, i: usize, now: DateTime<Utc>) -> anyhow::Result<()> {
     let dob = NaiveDate::from_ymd_opt(1960 + (i as i32 * 3) % 45, 1 + (i as u32 % 12), 1 + (i as u32 * 7) % 28)
         .expect("date");
     let input = VictimInput {
@@ -104,7 +112,7 @@ async fn seed_victim(db: &Db, admin: &Principal, i: usize, now: DateTime<Utc>) -
         ..VictimInput::default()
     };
     let victim =
-        crate::victims::service::create(db, admin, &input, &CreateParams { allow_duplicate: Some(true) }, now).await?;
+        crate::victims::service::create(db, loader, &input, &CreateParams { allow_duplicate: Some(true) }, now).await?;
     let (offence, flag, relationship, location) = OFFENCES[i % OFFENCES.len()];
     let reported = now.date_naive() - Duration::days(10 + 17 * i as i64);
     let case = CaseInput {
@@ -125,6 +133,6 @@ async fn seed_victim(db: &Db, admin: &Principal, i: usize, now: DateTime<Utc>) -
             value: format!("CRN-DEMO-{:05}", 100 + i),
         }]),
     };
-    crate::cases::service::create(db, admin, &victim.hub_ref, &case, now).await?;
+    crate::cases::service::create(db, loader, &victim.hub_ref, &case, now).await?;
     Ok(())
 }

@@ -364,25 +364,40 @@ impl PageParams {
 
     /// The id after which the page starts.
     pub fn after(&self) -> AppResult<Option<uuid::Uuid>> {
-        let Some(cursor) = &self.cursor else { return Ok(None) };
-        let invalid = || {
-            let mut e = AppError::bad_request("invalid-query", "cursor is not one this service issued");
-            e.errors.push(FieldError::at(
-                FieldLocation::Query,
-                "cursor",
-                "invalid_format",
-                "use next_cursor from the previous page",
-            ));
-            e
-        };
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-        uuid::Uuid::from_slice(&bytes).map(Some).map_err(|_| invalid())
+        self.cursor_bytes()?.map(|b| uuid::Uuid::from_slice(&b).map_err(|_| invalid_cursor())).transpose()
     }
+
+    /// The sequence number after which the page starts (for logs ordered by sequence).
+    pub fn after_seq(&self) -> AppResult<Option<i64>> {
+        self.cursor_bytes()?
+            .map(|b| <[u8; 8]>::try_from(b.as_slice()).map(i64::from_be_bytes).map_err(|_| invalid_cursor()))
+            .transpose()
+    }
+
+    fn cursor_bytes(&self) -> AppResult<Option<Vec<u8>>> {
+        self.cursor.as_ref().map(|c| URL_SAFE_NO_PAD.decode(c).map_err(|_| invalid_cursor())).transpose()
+    }
+}
+
+fn invalid_cursor() -> AppError {
+    let mut e = AppError::bad_request("invalid-query", "cursor is not one this service issued");
+    e.errors.push(FieldError::at(
+        FieldLocation::Query,
+        "cursor",
+        "invalid_format",
+        "use next_cursor from the previous page",
+    ));
+    e
 }
 
 #[must_use]
 pub fn cursor_for(id: uuid::Uuid) -> String {
     URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+#[must_use]
+pub fn cursor_for_seq(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(seq.to_be_bytes())
 }
 
 /// One page of a list.
@@ -395,10 +410,11 @@ pub struct Page<T: ToSchema> {
 
 impl<T: ToSchema> Page<T> {
     /// Builds a page from `limit + 1` fetched rows: the extra row only says another page exists.
-    pub fn from_rows<R>(mut rows: Vec<R>, limit: u64, id_of: impl Fn(&R) -> uuid::Uuid, map: impl Fn(R) -> T) -> Self {
+    /// `cursor_of` gives the cursor that starts the page after a row.
+    pub fn from_rows<R>(mut rows: Vec<R>, limit: u64, cursor_of: impl Fn(&R) -> String, map: impl Fn(R) -> T) -> Self {
         let more = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| cursor_for(id_of(r))) } else { None };
+        let next_cursor = if more { rows.last().map(cursor_of) } else { None };
         Page { items: rows.into_iter().map(map).collect(), next_cursor }
     }
 }

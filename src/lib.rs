@@ -1,6 +1,7 @@
 //! Care Hub: one record per victim of crime across agencies, and the work of keeping them informed.
 pub mod agencies;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod health;
 pub mod http;
 pub mod openapi;
 pub mod teams;
+pub mod users;
 pub mod validate;
 pub mod victims;
 pub mod vocab;

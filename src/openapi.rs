@@ -1,8 +1,10 @@
 //! The OpenAPI 3.1 document: declared by the handlers, completed here with the error responses
 //! every operation shares (so no operation can forget one), and rendered as committed YAML.
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::Schema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as OpenApiDoc, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
@@ -25,6 +27,9 @@ support services. Errors are RFC 9457 problem documents; updates need If-Match; 
         (name = "cases", description = "Cases (crimes) and the victims they involve"),
         (name = "agencies", description = "Agencies as reference data"),
         (name = "teams", description = "Caseworker teams"),
+        (name = "auth", description = "Sign-in, tokens and the caller's own account"),
+        (name = "users", description = "User administration"),
+        (name = "audit", description = "The append-only, hash-chained audit trail"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -54,6 +59,7 @@ const STANDARD_RESPONSES: &[(&str, &str, &str)] = &[
     ("415", "UnsupportedMediaType", "The body is not JSON"),
     ("422", "ValidationFailed", "Fields are invalid; `errors` lists each with a JSON Pointer"),
     ("428", "PreconditionRequired", "If-Match is required for this change"),
+    ("429", "TooManyRequests", "The token's request limit is used up; see Retry-After"),
     ("503", "Unavailable", "The database is unreachable or the request timed out; retry later"),
 ];
 
@@ -81,11 +87,32 @@ pub fn finish(mut doc: OpenApiDoc) -> OpenApiDoc {
         ];
         for (op, method) in ops {
             if let Some(op) = op.as_mut() {
+                add_reason_header(path, method, op);
                 add_standard_responses(path, method, op);
             }
         }
     }
     doc
+}
+
+/// Reads of victim data take an optional reason: required of admins, and what lets a supervisor
+/// open another team's record.
+fn add_reason_header(path: &str, method: &str, op: &mut Operation) {
+    let victim_data =
+        path.starts_with("/api/v1/victims") || path.starts_with("/api/v1/cases") || path == "/api/v1/audit";
+    if method != "get" || !victim_data {
+        return;
+    }
+    let param = ParameterBuilder::new()
+        .name("X-Access-Reason")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Why you open this record: required of admins; lets a supervisor open another team's record (flagged for review). Recorded in the audit trail.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(500))))
+        .build();
+    op.parameters.get_or_insert_with(Vec::new).push(RefOr::T(param));
 }
 
 fn add_standard_responses(path: &str, method: &str, op: &mut Operation) {
@@ -94,7 +121,7 @@ fn add_standard_responses(path: &str, method: &str, op: &mut Operation) {
     let has = |place: ParameterIn| params.iter().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place));
     let mut statuses: Vec<&str> = Vec::new();
     if api {
-        statuses.extend(["401", "403", "503"]);
+        statuses.extend(["401", "403", "429", "503"]);
     }
     if has(ParameterIn::Path) {
         statuses.extend(["400", "404"]);

@@ -206,3 +206,26 @@ vocab! {
     /// Roles a caller can hold (claim `role`).
     Role { Caseworker, Supervisor, AgencyLiaison, Analyst, Admin }
 }
+
+vocab! {
+    /// What an audited action did (DPA 2018 s.62 logging: collection, alteration, consultation,
+    /// disclosure, combination, erasure; plus sign-in and administration).
+    AuditAction {
+        Create,
+        Read,
+        Update,
+        Delete,
+        Merge,
+        Export,
+        Anonymise,
+        SignIn,
+        SignOut,
+        Refresh,
+        Admin,
+    }
+}
+
+vocab! {
+    /// How an audited action ended.
+    AuditOutcome { Success, Failure }
+}

@@ -188,6 +188,83 @@ pub async fn list(db: &impl ConnectionTrait, owner: Owner) -> AppResult<Vec<agen
     })?)
 }
 
+/// The agency and the agencies directly under it (a force and its BCUs).
+fn agency_family(agency: &str) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(crate::entities::agencies::Column::Code)
+        .from(crate::entities::agencies::Entity)
+        .cond_where(
+            sea_orm::Condition::any()
+                .add(crate::entities::agencies::Column::Code.eq(agency))
+                .add(crate::entities::agencies::Column::ParentCode.eq(agency)),
+        )
+        .to_owned()
+}
+
+/// Whether a victim is linked to `agency`: it holds a reference of the agency (or one under it),
+/// or one of the victim's cases does.
+pub async fn victim_linked_to(db: &impl ConnectionTrait, agency: &str, victim_id: Uuid) -> AppResult<bool> {
+    let cases = sea_orm::sea_query::Query::select()
+        .column(crate::entities::case_victims::Column::CaseId)
+        .from(crate::entities::case_victims::Entity)
+        .and_where(crate::entities::case_victims::Column::VictimId.eq(victim_id))
+        .to_owned();
+    let found = agency_references::Entity::find()
+        .filter(agency_references::Column::AgencyCode.in_subquery(agency_family(agency)))
+        .filter(
+            sea_orm::Condition::any()
+                .add(agency_references::Column::VictimId.eq(victim_id))
+                .add(agency_references::Column::CaseId.in_subquery(cases)),
+        )
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Whether a case is linked to `agency`: it, or one of its victims, holds the agency's reference.
+pub async fn case_linked_to(db: &impl ConnectionTrait, agency: &str, case_id: Uuid) -> AppResult<bool> {
+    let victims = sea_orm::sea_query::Query::select()
+        .column(crate::entities::case_victims::Column::VictimId)
+        .from(crate::entities::case_victims::Entity)
+        .and_where(crate::entities::case_victims::Column::CaseId.eq(case_id))
+        .to_owned();
+    let found = agency_references::Entity::find()
+        .filter(agency_references::Column::AgencyCode.in_subquery(agency_family(agency)))
+        .filter(
+            sea_orm::Condition::any()
+                .add(agency_references::Column::CaseId.eq(case_id))
+                .add(agency_references::Column::VictimId.in_subquery(victims)),
+        )
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Victims linked to `agency`, as a subquery of ids (for a liaison's search).
+#[must_use]
+pub fn victims_linked_to(agency: &str) -> sea_orm::sea_query::SelectStatement {
+    let via_cases = sea_orm::sea_query::Query::select()
+        .column(crate::entities::case_victims::Column::VictimId)
+        .from(crate::entities::case_victims::Entity)
+        .and_where(
+            crate::entities::case_victims::Column::CaseId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(agency_references::Column::CaseId)
+                    .from(agency_references::Entity)
+                    .and_where(agency_references::Column::AgencyCode.in_subquery(agency_family(agency)))
+                    .to_owned(),
+            ),
+        )
+        .to_owned();
+    sea_orm::sea_query::Query::select()
+        .column(agency_references::Column::VictimId)
+        .from(agency_references::Entity)
+        .and_where(agency_references::Column::AgencyCode.in_subquery(agency_family(agency)))
+        .and_where(agency_references::Column::VictimId.is_not_null())
+        .union(sea_orm::sea_query::UnionType::All, via_cases)
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

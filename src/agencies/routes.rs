@@ -5,6 +5,7 @@ use axum::response::Response;
 use super::dto::{AgencyInput, AgencyListParams, AgencyPatch, AgencyView};
 use super::service;
 use crate::app::AppState;
+use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{AppResult, Problem};
 use crate::http::{AppJson, AppPath, AppQuery, IfMatch, MergePatch, Page, created, with_etag};
@@ -36,7 +37,7 @@ pub async fn create(
     AppJson(input): AppJson<AgencyInput>,
 ) -> AppResult<Response> {
     user.require(&[Role::Admin])?;
-    let agency = service::create(&state.db, input, state.clock.now()).await?;
+    let agency = service::create(&state.db, &Actor::from(&user), input, state.clock.now()).await?;
     Ok(created(&format!("/api/v1/agencies/{}", agency.code), Some(agency.version), &AgencyView::from(agency)))
 }
 
@@ -66,6 +67,6 @@ pub async fn patch(
     patch: MergePatch,
 ) -> AppResult<Response> {
     user.require(&[Role::Admin])?;
-    let agency = service::patch(&state.db, &code, &if_match, &patch, state.clock.now()).await?;
+    let agency = service::patch(&state.db, &Actor::from(&user), &code, &if_match, &patch, state.clock.now()).await?;
     Ok(with_etag(agency.version, &AgencyView::from(agency)))
 }

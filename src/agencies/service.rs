@@ -4,11 +4,13 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::dto::{AgencyInput, AgencyListParams, AgencyView};
+use crate::audit::{self, Actor, Event};
 use crate::db::{Db, update_if_version};
 use crate::entities::agencies;
 use crate::error::{AppError, AppResult};
-use crate::http::{IfMatch, MergePatch, Page, PageParams};
+use crate::http::{IfMatch, MergePatch, Page, PageParams, cursor_for};
 use crate::validate::Checks;
+use crate::vocab::AuditAction;
 
 pub async fn list(db: &impl ConnectionTrait, params: &AgencyListParams) -> AppResult<Page<AgencyView>> {
     let page = PageParams { limit: params.limit, cursor: params.cursor.clone() };
@@ -27,7 +29,7 @@ pub async fn list(db: &impl ConnectionTrait, params: &AgencyListParams) -> AppRe
         q = q.filter(agencies::Column::Active.eq(active));
     }
     let rows = q.all(db).await?;
-    Ok(Page::from_rows(rows, limit, |r| r.id, AgencyView::from))
+    Ok(Page::from_rows(rows, limit, |r| cursor_for(r.id), AgencyView::from))
 }
 
 pub async fn get(db: &impl ConnectionTrait, code: &str) -> AppResult<agencies::Model> {
@@ -74,7 +76,7 @@ async fn check(db: &impl ConnectionTrait, input: &AgencyInput, own_code: Option<
     Ok(AgencyInput { code, name, kind: input.kind, parent, liaison_email, active: Some(input.active.unwrap_or(true)) })
 }
 
-pub async fn create(db: &Db, input: AgencyInput, now: DateTime<Utc>) -> AppResult<agencies::Model> {
+pub async fn create(db: &Db, actor: &Actor, input: AgencyInput, now: DateTime<Utc>) -> AppResult<agencies::Model> {
     let tx = db.begin_write().await?;
     let input = check(&tx, &input, None).await?;
     if agencies::Entity::find().filter(agencies::Column::Code.eq(input.code.as_str())).one(&tx).await?.is_some() {
@@ -93,12 +95,22 @@ pub async fn create(db: &Db, input: AgencyInput, now: DateTime<Utc>) -> AppResul
         updated_at: Set(now),
     };
     let created = agencies::Entity::insert(model).exec_with_returning(&tx).await?;
+    let event = Event::new(AuditAction::Admin, "agency").resource(&created.code).fields([
+        "code",
+        "name",
+        "kind",
+        "parent",
+        "liaison_email",
+        "active",
+    ]);
+    audit::record(&tx, actor, now, event).await?;
     tx.commit().await?;
     Ok(created)
 }
 
 pub async fn patch(
     db: &Db,
+    actor: &Actor,
     code: &str,
     if_match: &IfMatch,
     patch: &MergePatch,
@@ -128,6 +140,8 @@ pub async fn patch(
         (agencies::Column::Version, version),
     )
     .await?;
+    let event = Event::new(AuditAction::Admin, "agency").resource(&current.code).fields(patch.0.keys().cloned());
+    audit::record(&tx, actor, now, event).await?;
     let updated = get(&tx, code).await?;
     tx.commit().await?;
     Ok(updated)

@@ -45,8 +45,8 @@ pub async fn lookup(
     user: Principal,
     AppQuery(params): AppQuery<LookupParams>,
 ) -> AppResult<Response> {
-    let case = service::lookup(state.db.read(), &user, &params).await?;
-    Ok(with_etag(case.version, &service::view(state.db.read(), &case).await?))
+    let case = service::lookup(state.db.read(), &state.audit, &user, &params, state.clock.now()).await?;
+    Ok(with_etag(case.version, &case))
 }
 
 /// Read a case.
@@ -54,8 +54,8 @@ pub async fn lookup(
     params(("id" = String, Path, description = "Case id")),
     responses((status = 200, description = "The case", body = CaseView, headers(("ETag" = String, description = "Its version")))))]
 pub async fn get(State(state): State<AppState>, user: Principal, AppPath(id): AppPath<String>) -> AppResult<Response> {
-    let case = service::load_visible_case(state.db.read(), &user, parse_uuid("id", &id)?).await?;
-    Ok(with_etag(case.version, &service::view(state.db.read(), &case).await?))
+    let case = service::get(state.db.read(), &state.audit, &user, parse_uuid("id", &id)?, state.clock.now()).await?;
+    Ok(with_etag(case.version, &case))
 }
 
 /// Change a case: a JSON merge patch with the ETag you read in If-Match.
@@ -90,7 +90,7 @@ pub async fn link_victim(
 ) -> AppResult<Response> {
     let id = parse_uuid("id", &id)?;
     let victim = service::link_victim(&state.db, &user, id, &req, state.clock.now()).await?;
-    let link = service::get_link(state.db.read(), &user, id, &victim.hub_ref).await?;
+    let link = service::link_of(state.db.read(), id, &victim.hub_ref).await?;
     Ok(created(&format!("{}/victims/{}", location(id), victim.hub_ref), None, &link))
 }
 
@@ -103,7 +103,10 @@ pub async fn get_link(
     user: Principal,
     AppPath((id, hub_ref)): AppPath<(String, String)>,
 ) -> AppResult<axum::Json<CaseVictimView>> {
-    Ok(axum::Json(service::get_link(state.db.read(), &user, parse_uuid("id", &id)?, &hub_ref).await?))
+    Ok(axum::Json(
+        service::get_link(state.db.read(), &state.audit, &user, parse_uuid("id", &id)?, &hub_ref, state.clock.now())
+            .await?,
+    ))
 }
 
 /// Unlink a victim from the case (not the last one).
@@ -118,7 +121,7 @@ pub async fn unlink_victim(
     user: Principal,
     AppPath((id, hub_ref)): AppPath<(String, String)>,
 ) -> AppResult<Response> {
-    service::unlink_victim(&state.db, &user, parse_uuid("id", &id)?, &hub_ref).await?;
+    service::unlink_victim(&state.db, &user, parse_uuid("id", &id)?, &hub_ref, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -151,8 +154,15 @@ pub async fn get_reference(
     user: Principal,
     AppPath((id, ref_id)): AppPath<(String, String)>,
 ) -> AppResult<axum::Json<AgencyReferenceView>> {
-    let reference =
-        service::get_reference(state.db.read(), &user, parse_uuid("id", &id)?, parse_uuid("ref_id", &ref_id)?).await?;
+    let reference = service::get_reference(
+        state.db.read(),
+        &state.audit,
+        &user,
+        parse_uuid("id", &id)?,
+        parse_uuid("ref_id", &ref_id)?,
+        state.clock.now(),
+    )
+    .await?;
     Ok(axum::Json(reference.into()))
 }
 
@@ -165,6 +175,13 @@ pub async fn delete_reference(
     user: Principal,
     AppPath((id, ref_id)): AppPath<(String, String)>,
 ) -> AppResult<Response> {
-    service::delete_reference(&state.db, &user, parse_uuid("id", &id)?, parse_uuid("ref_id", &ref_id)?).await?;
+    service::delete_reference(
+        &state.db,
+        &user,
+        parse_uuid("id", &id)?,
+        parse_uuid("ref_id", &ref_id)?,
+        state.clock.now(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -6,7 +6,9 @@ use uuid::Uuid;
 use super::dto::{CaseInput, CaseVictimView, CaseView, LinkVictim};
 use crate::agencies::dto::{AgencyReferenceView, NewAgencyReference};
 use crate::agencies::references::{self, Owner};
+use crate::audit::{self, Actor, AuditSink, Event};
 use crate::auth::Principal;
+use crate::auth::access::{self, Access};
 use crate::db::{Db, update_if_version};
 use crate::entities::cases::PriorityFlags;
 use crate::entities::{agencies, agency_references, case_victims, cases, victims};
@@ -14,8 +16,8 @@ use crate::error::{AppError, AppResult};
 use crate::http::{IfMatch, MergePatch};
 use crate::validate::Checks;
 use crate::victims::dto::LookupParams;
-use crate::victims::service::{self as victim_service, RECORD_ROLES, load_visible, visible};
-use crate::vocab::{AgencyKind, CaseRole, CaseStatus};
+use crate::victims::service as victim_service;
+use crate::vocab::{AgencyKind, AuditAction, CaseRole, CaseStatus, Role};
 
 /// The victims linked to a case, with their records.
 async fn linked(db: &impl ConnectionTrait, case_id: Uuid) -> AppResult<Vec<(case_victims::Model, victims::Model)>> {
@@ -33,13 +35,91 @@ async fn linked(db: &impl ConnectionTrait, case_id: Uuid) -> AppResult<Vec<(case
     Ok(out)
 }
 
-/// Loads a case the caller may see (through one of its victims); otherwise 404.
-pub async fn load_visible_case(db: &impl ConnectionTrait, user: &Principal, id: Uuid) -> AppResult<cases::Model> {
-    user.require(RECORD_ROLES)?;
-    let not_found = || AppError::not_found(format!("no case {id}"));
-    let case = cases::Entity::find_by_id(id).one(db).await?.ok_or_else(not_found)?;
+fn no_case(id: Uuid) -> AppError {
+    AppError::not_found(format!("no case {id}"))
+}
+
+/// How `user` may read a case: as they may read the most visible of its victims' records, or as a
+/// liaison of an agency the case is linked to.
+pub async fn load_for_read(
+    db: &impl ConnectionTrait,
+    user: &Principal,
+    id: Uuid,
+) -> AppResult<(cases::Model, Access, Vec<Uuid>)> {
+    access::may_read_records(user)?;
+    let case = cases::Entity::find_by_id(id).one(db).await?.ok_or_else(|| no_case(id))?;
     let people = linked(db, id).await?;
-    if people.iter().any(|(_, v)| visible(user, v)) { Ok(case) } else { Err(not_found()) }
+    let victims: Vec<Uuid> = people.iter().map(|(_, v)| v.id).collect();
+    let access = if let (Role::AgencyLiaison, Some(agency)) = (user.role, &user.agency) {
+        let linked = references::case_linked_to(db, agency, id).await?;
+        access::read_access(user, "", linked, "case")?
+    } else {
+        people
+            .iter()
+            .filter_map(|(_, v)| access::read_access(user, &v.team_code, false, "case").ok())
+            .min_by_key(|a| *a != Access::Team)
+            .ok_or_else(|| no_case(id))?
+    };
+    Ok((case, access, victims))
+}
+
+/// Loads a case for a change: the team of one of its victims may.
+pub async fn load_for_write(db: &impl ConnectionTrait, user: &Principal, id: Uuid) -> AppResult<cases::Model> {
+    access::may_write_records(user)?;
+    let case = cases::Entity::find_by_id(id).one(db).await?.ok_or_else(|| no_case(id))?;
+    let people = linked(db, id).await?;
+    if people.iter().any(|(_, v)| access::write_access(user, &v.team_code, "case").is_ok()) {
+        Ok(case)
+    } else {
+        Err(no_case(id))
+    }
+}
+
+/// Reads a case and records the read.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    audit: &AuditSink,
+    user: &Principal,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<CaseView> {
+    let (case, access, victims) = load_for_read(db, user, id).await?;
+    let event = Event::new(AuditAction::Read, "case")
+        .resource(id)
+        .subjects(victims)
+        .fields(CASE_FIELDS)
+        .break_glass(access == Access::BreakGlass);
+    audit.record(Actor::from(user), event, now).await?;
+    view(db, &case).await
+}
+
+const CASE_FIELDS: [&str; 12] = [
+    "offence_group",
+    "offence_description",
+    "priority_flags",
+    "area",
+    "date_reported",
+    "offence_date",
+    "relationship",
+    "location_type",
+    "status",
+    "closed_on",
+    "victims",
+    "agency_references",
+];
+
+/// Records a change to a case within its transaction.
+async fn audit_change<S: Into<String>>(
+    db: &impl ConnectionTrait,
+    user: &Principal,
+    id: Uuid,
+    action: AuditAction,
+    fields: impl IntoIterator<Item = S>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let victims: Vec<Uuid> = linked(db, id).await?.into_iter().map(|(_, v)| v.id).collect();
+    let event = Event::new(action, "case").resource(id).subjects(victims).fields(fields);
+    audit::record(db, &Actor::from(user), now, event).await
 }
 
 pub async fn view(db: &impl ConnectionTrait, c: &cases::Model) -> AppResult<CaseView> {
@@ -161,7 +241,7 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> AppResult<cases::Model> {
     let tx = db.begin_write().await?;
-    let victim = load_visible(&tx, user, raw_ref).await?;
+    let victim = victim_service::load_for_write(&tx, user, raw_ref).await?;
     let valid = check(&tx, input, now.date_naive()).await?;
     let refs =
         references::validate(&tx, input.agency_references.as_deref().unwrap_or(&[]), "/agency_references", false)
@@ -192,6 +272,7 @@ pub async fn create(
     let created = cases::Entity::insert(model.into_active_model().reset_all()).exec_with_returning(&tx).await?;
     link(&tx, created.id, victim.id, input.role.unwrap_or(CaseRole::Victim), &user.sub, now).await?;
     references::insert(&tx, Owner::Case(created.id), &refs, &user.sub, now).await?;
+    audit_change(&tx, user, created.id, AuditAction::Create, CASE_FIELDS, now).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -225,7 +306,7 @@ pub async fn patch(
     now: DateTime<Utc>,
 ) -> AppResult<cases::Model> {
     let tx = db.begin_write().await?;
-    let current = load_visible_case(&tx, user, id).await?;
+    let current = load_for_write(&tx, user, id).await?;
     let version = if_match.require(current.version)?;
     patch.refuse(&[
         ("role", "change a victim's role by relinking at /cases/{id}/victims"),
@@ -254,29 +335,24 @@ pub async fn link_victim(
     now: DateTime<Utc>,
 ) -> AppResult<victims::Model> {
     let tx = db.begin_write().await?;
-    load_visible_case(&tx, user, id).await?;
+    load_for_write(&tx, user, id).await?;
     let hub_ref = crate::victims::hub_ref::HubRef::parse(&req.hub_ref)
         .map_err(|e| AppError::invalid_field("/hub_ref", "invalid_format", e.to_string()))?;
     let victim = victim_service::resolve(&tx, &hub_ref)
         .await?
-        .filter(|v| visible(user, v))
+        .filter(|v| access::write_access(user, &v.team_code, "record").is_ok())
         .ok_or_else(|| AppError::invalid_field("/hub_ref", "not_found", format!("no victim record {hub_ref}")))?;
     if case_victims::Entity::find_by_id((id, victim.id)).one(&tx).await?.is_some() {
         return Err(AppError::conflict("already-linked", format!("{} is already linked to this case", victim.hub_ref)));
     }
     link(&tx, id, victim.id, req.role.unwrap_or(CaseRole::Victim), &user.sub, now).await?;
+    audit_change(&tx, user, id, AuditAction::Update, ["victims"], now).await?;
     tx.commit().await?;
     Ok(victim)
 }
 
-/// One victim's link to a case.
-pub async fn get_link(
-    db: &impl ConnectionTrait,
-    user: &Principal,
-    id: Uuid,
-    raw_ref: &str,
-) -> AppResult<CaseVictimView> {
-    load_visible_case(db, user, id).await?;
+/// One victim's link to a case (after the caller's access to the case was checked).
+async fn find_link(db: &impl ConnectionTrait, id: Uuid, raw_ref: &str) -> AppResult<CaseVictimView> {
     let hub_ref = victim_service::parse_ref(raw_ref)?;
     linked(db, id)
         .await?
@@ -292,15 +368,42 @@ pub async fn get_link(
         .ok_or_else(|| AppError::not_found(format!("{hub_ref} is not linked to this case")))
 }
 
+/// One victim's link to a case, read by someone who may read the case.
+pub async fn get_link(
+    db: &impl ConnectionTrait,
+    audit: &AuditSink,
+    user: &Principal,
+    id: Uuid,
+    raw_ref: &str,
+    now: DateTime<Utc>,
+) -> AppResult<CaseVictimView> {
+    let (_, access, victims) = load_for_read(db, user, id).await?;
+    let link = find_link(db, id, raw_ref).await?;
+    let event = Event::new(AuditAction::Read, "case")
+        .resource(id)
+        .subjects(victims)
+        .fields(["victims"])
+        .break_glass(access == Access::BreakGlass);
+    audit.record(Actor::from(user), event, now).await?;
+    Ok(link)
+}
+
+/// The link just made, for the team that made it.
+pub async fn link_of(db: &impl ConnectionTrait, id: Uuid, hub_ref: &str) -> AppResult<CaseVictimView> {
+    find_link(db, id, hub_ref).await
+}
+
 /// Unlinks a victim; a case keeps at least one.
-pub async fn unlink_victim(db: &Db, user: &Principal, id: Uuid, raw_ref: &str) -> AppResult<()> {
+pub async fn unlink_victim(db: &Db, user: &Principal, id: Uuid, raw_ref: &str, now: DateTime<Utc>) -> AppResult<()> {
     let tx = db.begin_write().await?;
-    let link = get_link(&tx, user, id, raw_ref).await?;
+    load_for_write(&tx, user, id).await?;
+    let link = find_link(&tx, id, raw_ref).await?;
     let people = linked(&tx, id).await?;
     if people.len() <= 1 {
         return Err(AppError::conflict("last-victim", "a case keeps at least one victim; close the case instead"));
     }
     let victim_id = people.iter().find(|(_, v)| v.hub_ref == link.hub_ref).map(|(_, v)| v.id).expect("found above");
+    audit_change(&tx, user, id, AuditAction::Update, ["victims"], now).await?;
     case_victims::Entity::delete_by_id((id, victim_id)).exec(&tx).await?;
     tx.commit().await?;
     Ok(())
@@ -314,7 +417,7 @@ pub async fn add_reference(
     now: DateTime<Utc>,
 ) -> AppResult<agency_references::Model> {
     let tx = db.begin_write().await?;
-    load_visible_case(&tx, user, id).await?;
+    load_for_write(&tx, user, id).await?;
     let valid = references::validate(&tx, std::slice::from_ref(new), "", true).await?;
     if let Some(existing) = references::find(&tx, &valid[0].agency, valid[0].ref_type, &valid[0].value).await? {
         if existing.case_id == Some(id) {
@@ -325,37 +428,61 @@ pub async fn add_reference(
         return Err(references::in_use(&valid[0]));
     }
     let stored = references::insert(&tx, Owner::Case(id), &valid, &user.sub, now).await?;
+    audit_change(&tx, user, id, AuditAction::Update, ["agency_references"], now).await?;
     tx.commit().await?;
     Ok(stored.into_iter().next().expect("one reference inserted"))
 }
 
 pub async fn get_reference(
     db: &impl ConnectionTrait,
+    audit: &AuditSink,
     user: &Principal,
     id: Uuid,
     ref_id: Uuid,
+    now: DateTime<Utc>,
 ) -> AppResult<agency_references::Model> {
-    load_visible_case(db, user, id).await?;
-    agency_references::Entity::find_by_id(ref_id)
+    let (_, access, victims) = load_for_read(db, user, id).await?;
+    let reference = agency_references::Entity::find_by_id(ref_id)
         .filter(agency_references::Column::CaseId.eq(id))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("this case has no reference with that id"))
+        .ok_or_else(|| AppError::not_found("this case has no reference with that id"))?;
+    let event = Event::new(AuditAction::Read, "case")
+        .resource(id)
+        .subjects(victims)
+        .fields(["agency_references"])
+        .break_glass(access == Access::BreakGlass);
+    audit.record(Actor::from(user), event, now).await?;
+    Ok(reference)
 }
 
-pub async fn delete_reference(db: &Db, user: &Principal, id: Uuid, ref_id: Uuid) -> AppResult<()> {
+pub async fn delete_reference(db: &Db, user: &Principal, id: Uuid, ref_id: Uuid, now: DateTime<Utc>) -> AppResult<()> {
     let tx = db.begin_write().await?;
-    let reference = get_reference(&tx, user, id, ref_id).await?;
+    load_for_write(&tx, user, id).await?;
+    let reference = agency_references::Entity::find_by_id(ref_id)
+        .filter(agency_references::Column::CaseId.eq(id))
+        .one(&tx)
+        .await?
+        .ok_or_else(|| AppError::not_found("this case has no reference with that id"))?;
     agency_references::Entity::delete_by_id(reference.id).exec(&tx).await?;
+    audit_change(&tx, user, id, AuditAction::Update, ["agency_references"], now).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// The case an agency reference (crime reference, URN, court case number) belongs to.
-pub async fn lookup(db: &impl ConnectionTrait, user: &Principal, p: &LookupParams) -> AppResult<cases::Model> {
-    user.require(RECORD_ROLES)?;
+pub async fn lookup(
+    db: &impl ConnectionTrait,
+    audit: &AuditSink,
+    user: &Principal,
+    p: &LookupParams,
+    now: DateTime<Utc>,
+) -> AppResult<CaseView> {
+    access::may_read_records(user)?;
     let not_found = || AppError::not_found("no case holds that reference");
     let found = references::lookup(db, &p.agency, p.ref_type, &p.value).await?.ok_or_else(not_found)?;
     let case_id = found.case_id.ok_or_else(not_found)?;
-    load_visible_case(db, user, case_id).await.map_err(|_| not_found())
+    get(db, audit, user, case_id, now)
+        .await
+        .map_err(|e| if e.status == axum::http::StatusCode::NOT_FOUND { not_found() } else { e })
 }

@@ -47,6 +47,11 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub created_by: String,
     pub updated_at: DateTimeUtc,
+    /// Under legal hold the retention job leaves the record alone.
+    pub legal_hold: bool,
+    pub legal_hold_reason: Option<String>,
+    /// When the retention job anonymised the record.
+    pub anonymised_at: Option<DateTimeUtc>,
 }
 
 /// One reason for enhanced rights with the date it was assessed (a re-assessment can change it).

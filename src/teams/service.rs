@@ -4,11 +4,13 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::dto::{TeamInput, TeamView};
+use crate::audit::{self, Actor, Event};
 use crate::db::{Db, update_if_version};
 use crate::entities::teams;
 use crate::error::{AppError, AppResult};
-use crate::http::{IfMatch, MergePatch, Page, PageParams};
+use crate::http::{IfMatch, MergePatch, Page, PageParams, cursor_for};
 use crate::validate::Checks;
+use crate::vocab::AuditAction;
 
 pub async fn list(db: &impl ConnectionTrait, page: &PageParams) -> AppResult<Page<TeamView>> {
     let limit = page.limit()?;
@@ -16,7 +18,7 @@ pub async fn list(db: &impl ConnectionTrait, page: &PageParams) -> AppResult<Pag
     if let Some(after) = page.after()? {
         q = q.filter(teams::Column::Id.gt(after));
     }
-    Ok(Page::from_rows(q.all(db).await?, limit, |r| r.id, TeamView::from))
+    Ok(Page::from_rows(q.all(db).await?, limit, |r| cursor_for(r.id), TeamView::from))
 }
 
 pub async fn find(db: &impl ConnectionTrait, code: &str) -> AppResult<Option<teams::Model>> {
@@ -35,7 +37,7 @@ fn check(input: &TeamInput) -> AppResult<TeamInput> {
     Ok(TeamInput { code, name, active: Some(input.active.unwrap_or(true)) })
 }
 
-pub async fn create(db: &Db, input: &TeamInput, now: DateTime<Utc>) -> AppResult<teams::Model> {
+pub async fn create(db: &Db, actor: &Actor, input: &TeamInput, now: DateTime<Utc>) -> AppResult<teams::Model> {
     let input = check(input)?;
     let tx = db.begin_write().await?;
     if find(&tx, &input.code).await?.is_some() {
@@ -51,12 +53,15 @@ pub async fn create(db: &Db, input: &TeamInput, now: DateTime<Utc>) -> AppResult
         updated_at: Set(now),
     };
     let created = teams::Entity::insert(model).exec_with_returning(&tx).await?;
+    let event = Event::new(AuditAction::Admin, "team").resource(&created.code).fields(["code", "name", "active"]);
+    audit::record(&tx, actor, now, event).await?;
     tx.commit().await?;
     Ok(created)
 }
 
 pub async fn patch(
     db: &Db,
+    actor: &Actor,
     code: &str,
     if_match: &IfMatch,
     patch: &MergePatch,
@@ -81,6 +86,8 @@ pub async fn patch(
         (teams::Column::Version, version),
     )
     .await?;
+    let event = Event::new(AuditAction::Admin, "team").resource(&current.code).fields(patch.0.keys().cloned());
+    audit::record(&tx, actor, now, event).await?;
     let updated = get(&tx, code).await?;
     tx.commit().await?;
     Ok(updated)

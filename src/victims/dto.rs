@@ -181,7 +181,8 @@ pub struct VictimView {
     pub family_name: String,
     pub preferred_name: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
-    pub contact: ContactInput,
+    /// Null for anyone outside the victim's own team (see `redacted`).
+    pub contact: Option<ContactInput>,
     pub language: Option<String>,
     pub interpreter_needed: bool,
     pub communication_needs: Option<String>,
@@ -200,6 +201,41 @@ pub struct VictimView {
     pub merged_refs: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Fields withheld from this caller (contact details outside the victim's own team).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
+}
+
+/// The minimum a linked agency's liaison sees: who the person is, how to communicate with them,
+/// their enhanced rights, and the references and cases that concern that agency.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyVictimView {
+    pub hub_ref: String,
+    pub version: i32,
+    pub victim_type: VictimType,
+    pub given_name: String,
+    pub family_name: String,
+    pub preferred_name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub language: Option<String>,
+    pub interpreter_needed: bool,
+    pub communication_needs: Option<String>,
+    pub enhanced_rights: bool,
+    pub enhanced_reasons: Vec<EnhancedReasonEntry>,
+    /// The agency's own references to the victim.
+    pub agency_references: Vec<AgencyReferenceView>,
+    /// The victim's cases that concern the agency.
+    pub cases: Vec<VictimCaseSummary>,
+}
+
+/// A victim record as the caller may see it: whole (or with contact details withheld), or the
+/// minimal view of a linked agency.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum VictimRecord {
+    Full(Box<VictimView>),
+    Agency(Box<AgencyVictimView>),
 }
 
 /// A case as listed on a victim's record.

@@ -8,17 +8,23 @@ use uuid::Uuid;
 use super::dto::{MergeRequest, MergeResult};
 use super::hub_ref::HubRef;
 use super::read;
-use super::service::{load_visible, visible};
+use super::service::load_for_write;
+use crate::audit::{self, Actor, Event};
 use crate::auth::Principal;
+use crate::auth::access;
 use crate::db::Db;
 use crate::entities::{agency_references, case_victims, victim_merges, victims};
 use crate::error::{AppError, AppResult};
 use crate::validate::Checks;
-use crate::vocab::Role;
+use crate::vocab::{AuditAction, Role};
 
 /// Every table with a `victim_id` column, and how a merge treats it. A test checks this list
 /// against the schema so a new table cannot be forgotten.
 pub const VICTIM_TABLES: &[&str] = &["agency_references", "case_victims"];
+
+/// Tables with a `victim_id` that a merge leaves alone, and why.
+pub const UNMOVED_VICTIM_TABLES: &[(&str, &str)] =
+    &[("audit_events", "append-only; a survivor's history includes its merged records' events through victim_merges")];
 
 pub async fn merge(
     db: &Db,
@@ -27,7 +33,7 @@ pub async fn merge(
     req: &MergeRequest,
     now: DateTime<Utc>,
 ) -> AppResult<MergeResult> {
-    user.require(&[Role::Supervisor, Role::Admin])?;
+    user.require(&[Role::Supervisor])?;
     let mut c = Checks::new();
     let reason = c.required_text("/reason", &req.reason, 2000);
     let dup_ref = HubRef::parse(&req.duplicate);
@@ -38,12 +44,12 @@ pub async fn merge(
     let dup_ref = dup_ref.expect("checked above");
 
     let tx = db.begin_write().await?;
-    let survivor = load_visible(&tx, user, survivor_ref).await?;
+    let survivor = load_for_write(&tx, user, survivor_ref).await?;
     let dup = victims::Entity::find()
         .filter(victims::Column::HubRef.eq(dup_ref.as_str()))
         .one(&tx)
         .await?
-        .filter(|d| visible(user, d))
+        .filter(|d| access::write_access(user, &d.team_code, "record").is_ok())
         .ok_or_else(|| AppError::invalid_field("/duplicate", "not_found", format!("no victim record {dup_ref}")))?;
     if dup.id == survivor.id {
         return Err(AppError::invalid_field("/duplicate", "invalid_value", "a record cannot be merged into itself"));
@@ -86,6 +92,11 @@ pub async fn merge(
     })
     .exec_without_returning(&tx)
     .await?;
+    let event = Event::new(AuditAction::Merge, "victim")
+        .subjects([survivor.id, dup.id])
+        .resource(&survivor.hub_ref)
+        .fields(std::iter::once("merged_refs".to_owned()).chain(filled_fields.iter().cloned()));
+    audit::record(&tx, &Actor::from(user), now, event).await?;
     let survivor_view = read::read_in(&tx, read::Key::Id(survivor.id))
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("merged survivor vanished")))?

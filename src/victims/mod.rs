@@ -5,7 +5,9 @@ pub mod merge;
 pub mod read;
 mod routes;
 pub mod rules;
+pub mod search;
 pub mod service;
+pub mod show;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -4,22 +4,29 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::dto::{
-    CreateParams, LookupParams, MergeRequest, MergeResult, SearchParams, VictimInput, VictimPatch, VictimSummary,
-    VictimView,
+    CreateParams, LookupParams, MergeRequest, MergeResult, SearchParams, VictimInput, VictimPatch, VictimRecord,
+    VictimSummary, VictimView,
 };
-use super::{merge as merging, read, service};
+use super::show::Shown;
+use super::{merge as merging, search as searching, service};
 use crate::agencies::dto::{AgencyReferenceView, NewAgencyReference};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{AppResult, Problem};
 use crate::http::{AppJson, AppPath, AppQuery, IfMatch, MergePatch, Page, created, etag, parse_uuid, with_etag};
 
+/// The record a team member just wrote, as they see it (the write itself is audited).
+async fn shown(state: &AppState, id: uuid::Uuid) -> AppResult<Shown> {
+    let record = service::view(&state.db, id).await?;
+    Ok(Shown { hub_ref: record.hub_ref, version: record.version, json: record.json })
+}
+
 fn location(hub_ref: &str) -> String {
     format!("/api/v1/victims/{hub_ref}")
 }
 
-/// A victim record as read: its JSON as it is, with its ETag (and Location when created).
-fn record_response(status: StatusCode, record: &read::Read, location: Option<&str>) -> Response {
+/// A victim record as shown: its JSON as it is, with its ETag (and Location when created).
+fn record_response(status: StatusCode, record: &Shown, location: Option<&str>) -> Response {
     let mut headers = axum::http::HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::ETAG, etag(record.version));
@@ -38,7 +45,7 @@ pub async fn search(
     user: Principal,
     AppQuery(params): AppQuery<SearchParams>,
 ) -> AppResult<axum::Json<Page<VictimSummary>>> {
-    Ok(axum::Json(service::search(state.db.read(), &user, &params).await?))
+    Ok(axum::Json(searching::search(state.db.read(), &state.audit, &user, &params, state.clock.now()).await?))
 }
 
 /// Create a victim record. A likely duplicate (same name and date of birth, or a shared agency
@@ -58,34 +65,34 @@ pub async fn create(
     AppJson(input): AppJson<VictimInput>,
 ) -> AppResult<Response> {
     let victim = service::create(&state.db, &user, &input, &params, state.clock.now()).await?;
-    let record = service::view(&state.db, victim.id).await?;
+    let record = shown(&state, victim.id).await?;
     Ok(record_response(StatusCode::CREATED, &record, Some(&location(&record.hub_ref))))
 }
 
 /// Find the victim an agency reference belongs to.
 #[utoipa::path(get, path = "/api/v1/victims/lookup", tag = "victims", operation_id = "lookup_victim",
     params(LookupParams),
-    responses((status = 200, description = "The record holding the reference", body = VictimView, headers(("ETag" = String, description = "Its version")))))]
+    responses((status = 200, description = "The record holding the reference", body = VictimRecord, headers(("ETag" = String, description = "Its version")))))]
 pub async fn lookup(
     State(state): State<AppState>,
     user: Principal,
     AppQuery(params): AppQuery<LookupParams>,
 ) -> AppResult<Response> {
-    let victim = service::lookup(state.db.read(), &user, &params).await?;
-    Ok(record_response(StatusCode::OK, &service::view(&state.db, victim.id).await?, None))
+    let record = searching::lookup(&state.db, &state.audit, &user, &params, state.clock.now()).await?;
+    Ok(record_response(StatusCode::OK, &record, None))
 }
 
 /// Read a victim record. A merged reference answers with the surviving record.
 #[utoipa::path(get, path = "/api/v1/victims/{ref}", tag = "victims", operation_id = "get_victim",
     params(("ref" = String, Path, description = "Hub reference, e.g. VCH-0123456789A")),
-    responses((status = 200, description = "The record", body = VictimView,
+    responses((status = 200, description = "The record", body = VictimRecord,
         headers(("ETag" = String, description = "Its version"), ("Content-Location" = String, description = "The surviving record's URL when the reference was merged")))))]
 pub async fn get(
     State(state): State<AppState>,
     user: Principal,
     AppPath(hub_ref): AppPath<String>,
 ) -> AppResult<Response> {
-    let record = service::get(&state.db, &user, &hub_ref).await?;
+    let record = service::get(&state.db, &state.audit, &user, &hub_ref, state.clock.now()).await?;
     let mut response = record_response(StatusCode::OK, &record, None);
     if !record.hub_ref.eq_ignore_ascii_case(hub_ref.trim())
         && let Ok(v) = HeaderValue::from_str(&location(&record.hub_ref))
@@ -108,7 +115,7 @@ pub async fn patch(
     patch: MergePatch,
 ) -> AppResult<Response> {
     let victim = service::patch(&state.db, &user, &hub_ref, &if_match, &patch, state.clock.now()).await?;
-    Ok(record_response(StatusCode::OK, &service::view(&state.db, victim.id).await?, None))
+    Ok(record_response(StatusCode::OK, &shown(&state, victim.id).await?, None))
 }
 
 /// Merge a duplicate record into this one (supervisor or admin).
@@ -158,7 +165,7 @@ pub async fn get_reference(
     AppPath((hub_ref, id)): AppPath<(String, String)>,
 ) -> AppResult<axum::Json<AgencyReferenceView>> {
     let id = parse_uuid("id", &id)?;
-    let (_, reference) = service::get_reference(state.db.read(), &user, &hub_ref, id).await?;
+    let reference = service::get_reference(&state.db, &state.audit, &user, &hub_ref, id, state.clock.now()).await?;
     Ok(axum::Json(reference.into()))
 }
 
@@ -172,6 +179,6 @@ pub async fn delete_reference(
     AppPath((hub_ref, id)): AppPath<(String, String)>,
 ) -> AppResult<Response> {
     let id = parse_uuid("id", &id)?;
-    service::delete_reference(&state.db, &user, &hub_ref, id).await?;
+    service::delete_reference(&state.db, &user, &hub_ref, id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

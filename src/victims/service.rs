@@ -1,41 +1,23 @@
-//! Victim record queries and rules: who may see which record, duplicates, search and updates.
+//! Victim record rules: loading a record for reading or changing it, creating (with duplicate
+//! checks), updating, and agency references. Every change is audited in its own transaction.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Query;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::dto::{CreateParams, LookupParams, SearchParams, VictimInput, VictimSummary};
+use super::dto::{CreateParams, VictimInput};
 use super::hub_ref::HubRef;
-use super::read;
 use super::rules::{self, ValidVictim};
+use super::{read, show};
 use crate::agencies::references::{self, Owner};
+use crate::audit::{self, Actor, AuditSink, Event};
 use crate::auth::Principal;
+use crate::auth::access::{self, Access};
 use crate::db::{Db, update_if_version};
 use crate::entities::victims::{EnhancedReasons, Needs};
 use crate::entities::{agency_references, teams, victims};
-use crate::error::{AppError, AppResult, FieldError, FieldLocation};
-use crate::http::{IfMatch, MergePatch, Page, PageParams, bad_path};
-use crate::vocab::Role;
-
-/// Roles that work with victims' records.
-pub const RECORD_ROLES: &[Role] = &[Role::Caseworker, Role::Supervisor, Role::Admin];
-
-/// Whether `user` may see a record held by `team`: their own team's records, or any for admins.
-#[must_use]
-pub fn visible_in(user: &Principal, team: &str) -> bool {
-    match user.role {
-        Role::Admin => true,
-        Role::Caseworker | Role::Supervisor => user.team() == Some(team),
-        Role::AgencyLiaison | Role::Analyst => false,
-    }
-}
-
-#[must_use]
-pub fn visible(user: &Principal, victim: &victims::Model) -> bool {
-    visible_in(user, &victim.team_code)
-}
+use crate::error::{AppError, AppResult};
+use crate::http::{IfMatch, MergePatch, bad_path};
+use crate::vocab::{AuditAction, Role};
 
 pub fn parse_ref(raw: &str) -> AppResult<HubRef> {
     HubRef::parse(raw).map_err(|e| bad_path("ref", format!("{raw:?} is not a hub reference: {e}")))
@@ -53,31 +35,66 @@ pub async fn resolve(db: &impl ConnectionTrait, hub_ref: &HubRef) -> AppResult<O
     }
 }
 
-/// Loads a record the caller may see; any other answers 404 so existence does not leak.
-pub async fn load_visible(db: &impl ConnectionTrait, user: &Principal, raw_ref: &str) -> AppResult<victims::Model> {
-    user.require(RECORD_ROLES)?;
-    let hub_ref = parse_ref(raw_ref)?;
-    match resolve(db, &hub_ref).await? {
-        Some(v) if visible(user, &v) => Ok(v),
-        _ => Err(AppError::not_found(format!("no victim record {hub_ref}"))),
-    }
+fn no_record(hub_ref: &HubRef) -> AppError {
+    AppError::not_found(format!("no victim record {hub_ref}"))
 }
 
-/// The whole record as the API shows it.
+/// How `user` may read the record `id` held by `team` (asks the database only for liaisons).
+pub async fn access_to(db: &impl ConnectionTrait, user: &Principal, id: Uuid, team: &str) -> AppResult<Access> {
+    let linked = match (user.role, &user.agency) {
+        (Role::AgencyLiaison, Some(agency)) => references::victim_linked_to(db, agency, id).await?,
+        _ => false,
+    };
+    access::read_access(user, team, linked, "victim record")
+}
+
+/// Loads a record for reading, with how the caller sees it; one they may not see answers 404.
+pub async fn load_for_read(
+    db: &impl ConnectionTrait,
+    user: &Principal,
+    raw_ref: &str,
+) -> AppResult<(victims::Model, Access)> {
+    access::may_read_records(user)?;
+    let hub_ref = parse_ref(raw_ref)?;
+    let victim = resolve(db, &hub_ref).await?.ok_or_else(|| no_record(&hub_ref))?;
+    let access = access_to(db, user, victim.id, &victim.team_code)
+        .await
+        .map_err(|e| if e.status == axum::http::StatusCode::NOT_FOUND { no_record(&hub_ref) } else { e })?;
+    Ok((victim, access))
+}
+
+/// Loads a record for a change: only its own team's caseworkers and supervisors may.
+pub async fn load_for_write(db: &impl ConnectionTrait, user: &Principal, raw_ref: &str) -> AppResult<victims::Model> {
+    access::may_write_records(user)?;
+    let hub_ref = parse_ref(raw_ref)?;
+    let victim = resolve(db, &hub_ref).await?.ok_or_else(|| no_record(&hub_ref))?;
+    access::write_access(user, &victim.team_code, "victim record").map_err(|_| no_record(&hub_ref))?;
+    Ok(victim)
+}
+
+/// The whole record as its own team sees it.
 pub async fn view(db: &Db, id: Uuid) -> AppResult<read::Read> {
     read::read(db, read::Key::Id(id))
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("victim {id} vanished while being read")))
 }
 
-/// Reads a record the caller may see, by hub reference (a merged one reads the survivor).
-pub async fn get(db: &Db, user: &Principal, raw_ref: &str) -> AppResult<read::Read> {
-    user.require(RECORD_ROLES)?;
+/// Reads a record by hub reference (a merged one reads the survivor), shaped for the caller,
+/// and records the read before anything is shown.
+pub async fn get(
+    db: &Db,
+    audit: &AuditSink,
+    user: &Principal,
+    raw_ref: &str,
+    now: DateTime<Utc>,
+) -> AppResult<show::Shown> {
+    access::may_read_records(user)?;
     let hub_ref = parse_ref(raw_ref)?;
-    match read::read(db, read::Key::HubRef(hub_ref.as_str())).await? {
-        Some(r) if visible_in(user, &r.team) => Ok(r),
-        _ => Err(AppError::not_found(format!("no victim record {hub_ref}"))),
-    }
+    let record = read::read(db, read::Key::HubRef(hub_ref.as_str())).await?.ok_or_else(|| no_record(&hub_ref))?;
+    let access = access_to(db.read(), user, record.id, &record.team)
+        .await
+        .map_err(|e| if e.status == axum::http::StatusCode::NOT_FOUND { no_record(&hub_ref) } else { e })?;
+    show::show(db, audit, user, record, access, now).await
 }
 
 /// Copies validated fields onto a record.
@@ -135,17 +152,13 @@ pub async fn create(
     params: &CreateParams,
     now: DateTime<Utc>,
 ) -> AppResult<victims::Model> {
-    user.require(RECORD_ROLES)?;
+    access::may_write_records(user)?;
     let mut valid = rules::check(input, now.date_naive())?;
-    let team = match (&valid.team, user.role) {
-        (Some(t), Role::Admin) => t.clone(),
-        (None, Role::Admin) => {
-            return Err(AppError::invalid_field("/team", "required", "admins must say which team owns the record"));
-        }
-        (Some(t), _) if Some(t.as_str()) != user.team() => {
+    let team = match &valid.team {
+        Some(t) if Some(t.as_str()) != user.team() => {
             return Err(AppError::forbidden("you can only create records for your own team"));
         }
-        (_, _) => user.team().unwrap_or_default().to_owned(),
+        _ => user.team().unwrap_or_default().to_owned(),
     };
     valid.team = Some(team.clone());
 
@@ -215,12 +228,28 @@ pub async fn create(
         created_at: now,
         created_by: user.sub.clone(),
         updated_at: now,
+        legal_hold: false,
+        legal_hold_reason: None,
+        anonymised_at: None,
     };
     apply(&mut model, valid);
     let created = victims::Entity::insert(model.into_active_model().reset_all()).exec_with_returning(&tx).await?;
     references::insert(&tx, Owner::Victim(created.id), &refs, &user.sub, now).await?;
+    let event = Event::new(AuditAction::Create, "victim")
+        .victim(created.id)
+        .resource(&created.hub_ref)
+        .fields(given_fields(input));
+    audit::record(&tx, &Actor::from(user), now, event).await?;
     tx.commit().await?;
     Ok(created)
+}
+
+/// The top-level fields a request gave values for.
+fn given_fields(input: &impl serde::Serialize) -> Vec<String> {
+    match serde_json::to_value(input) {
+        Ok(serde_json::Value::Object(map)) => map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// 409 naming the records a new one would duplicate, so the caller can open the right one.
@@ -239,67 +268,6 @@ async fn duplicate_of(db: &impl ConnectionTrait, ids: &[Uuid], matched_on: &str)
         .with("existing", existing))
 }
 
-/// Search within the caller's scope, newest last, paginated.
-pub async fn search(db: &impl ConnectionTrait, user: &Principal, p: &SearchParams) -> AppResult<Page<VictimSummary>> {
-    user.require(RECORD_ROLES)?;
-    let page = PageParams { limit: p.limit, cursor: p.cursor.clone() };
-    let limit = page.limit()?;
-    let mut q = victims::Entity::find()
-        .filter(victims::Column::MergedIntoId.is_null())
-        .order_by_asc(victims::Column::Id)
-        .limit(limit + 1);
-    if let Some(after) = page.after()? {
-        q = q.filter(victims::Column::Id.gt(after));
-    }
-    match (user.role, &p.team) {
-        (Role::Admin, Some(team)) => q = q.filter(victims::Column::TeamCode.eq(team.trim().to_lowercase())),
-        (Role::Admin, None) => {}
-        (_, Some(team)) if Some(team.trim()) != user.team() => {
-            return Err(AppError::forbidden("you can only search your own team's records"));
-        }
-        (_, _) => q = q.filter(victims::Column::TeamCode.eq(user.team().unwrap_or_default())),
-    }
-    if let Some(name) = &p.name {
-        for w in rules::words(name) {
-            q = q.filter(victims::Column::SearchName.like(format!("% {w}%")));
-        }
-    }
-    if let Some(dob) = p.date_of_birth {
-        q = q.filter(victims::Column::DateOfBirth.eq(dob));
-    }
-    if let Some(raw) = &p.hub_ref {
-        let hub_ref = HubRef::parse(raw).map_err(|e| {
-            let mut err = AppError::bad_request("invalid-query", format!("hub_ref: {e}"));
-            err.errors.push(FieldError::at(FieldLocation::Query, "hub_ref", "invalid_format", e.to_string()));
-            err
-        })?;
-        let id = resolve(db, &hub_ref).await?.map_or_else(Uuid::nil, |v| v.id);
-        q = q.filter(victims::Column::Id.eq(id));
-    }
-    if let Some(caseworker) = &p.assigned_caseworker {
-        q = q.filter(victims::Column::AssignedCaseworker.eq(caseworker.trim()));
-    }
-    if p.reference.is_some() || p.agency.is_some() || p.ref_type.is_some() {
-        let mut sub = Query::select();
-        sub.column(agency_references::Column::VictimId)
-            .from(agency_references::Entity)
-            .and_where(agency_references::Column::VictimId.is_not_null());
-        if let Some(value) = &p.reference {
-            let value: String = value.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
-            sub.and_where(agency_references::Column::Value.eq(value));
-        }
-        if let Some(agency) = &p.agency {
-            sub.and_where(agency_references::Column::AgencyCode.eq(agency.trim().to_uppercase()));
-        }
-        if let Some(t) = p.ref_type {
-            sub.and_where(agency_references::Column::RefType.eq(t));
-        }
-        q = q.filter(victims::Column::Id.in_subquery(sub));
-    }
-    let rows = q.all(db).await?;
-    Ok(Page::from_rows(rows, limit, |r| r.id, |r| VictimSummary::from(&r)))
-}
-
 /// Applies a merge patch, guarded by the version the caller read.
 pub async fn patch(
     db: &Db,
@@ -310,7 +278,7 @@ pub async fn patch(
     now: DateTime<Utc>,
 ) -> AppResult<victims::Model> {
     let tx = db.begin_write().await?;
-    let current = load_visible(&tx, user, raw_ref).await?;
+    let current = load_for_write(&tx, user, raw_ref).await?;
     let version = if_match.require(current.version)?;
     patch.refuse(&[("agency_references", "add or remove references at /victims/{ref}/agency-references")])?;
     let input: VictimInput =
@@ -319,7 +287,7 @@ pub async fn patch(
     if let Some(team) = &valid.team
         && *team != current.team_code
     {
-        user.require(&[Role::Supervisor, Role::Admin])
+        user.require(&[Role::Supervisor])
             .map_err(|_| AppError::forbidden("moving a record to another team needs a supervisor"))?;
         check_team(&tx, team).await?;
     }
@@ -335,20 +303,11 @@ pub async fn patch(
         (victims::Column::Version, version),
     )
     .await?;
+    let fields: Vec<&String> = patch.0.keys().collect();
+    let event = Event::new(AuditAction::Update, "victim").victim(current.id).resource(&current.hub_ref).fields(fields);
+    audit::record(&tx, &Actor::from(user), now, event).await?;
     tx.commit().await?;
     Ok(updated)
-}
-
-/// The victim an agency reference belongs to.
-pub async fn lookup(db: &impl ConnectionTrait, user: &Principal, p: &LookupParams) -> AppResult<victims::Model> {
-    user.require(RECORD_ROLES)?;
-    let not_found = || AppError::not_found("no victim record holds that reference");
-    let found = references::lookup(db, &p.agency, p.ref_type, &p.value).await?.ok_or_else(not_found)?;
-    let victim_id = found.victim_id.ok_or_else(not_found)?;
-    match victims::Entity::find_by_id(victim_id).one(db).await? {
-        Some(v) if visible(user, &v) => Ok(v),
-        _ => Err(not_found()),
-    }
 }
 
 /// Adds an agency reference to a record the caller may see.
@@ -360,7 +319,7 @@ pub async fn add_reference(
     now: DateTime<Utc>,
 ) -> AppResult<(victims::Model, agency_references::Model)> {
     let tx = db.begin_write().await?;
-    let victim = load_visible(&tx, user, raw_ref).await?;
+    let victim = load_for_write(&tx, user, raw_ref).await?;
     let valid = references::validate(&tx, std::slice::from_ref(new), "", true).await?;
     if let Some(existing) = references::find(&tx, &valid[0].agency, valid[0].ref_type, &valid[0].value).await? {
         if existing.victim_id == Some(victim.id) {
@@ -370,30 +329,59 @@ pub async fn add_reference(
         return Err(references::in_use(&valid[0]));
     }
     let stored = references::insert(&tx, Owner::Victim(victim.id), &valid, &user.sub, now).await?;
+    let stored = stored.into_iter().next().expect("one reference inserted");
+    let event =
+        Event::new(AuditAction::Update, "victim").victim(victim.id).resource(stored.id).fields(["agency_references"]);
+    audit::record(&tx, &Actor::from(user), now, event).await?;
     tx.commit().await?;
-    Ok((victim, stored.into_iter().next().expect("one reference inserted")))
+    Ok((victim, stored))
 }
 
-/// One reference of a record the caller may see.
+/// One reference of a record the caller may see (a liaison: only their agency's).
 pub async fn get_reference(
-    db: &impl ConnectionTrait,
+    db: &Db,
+    audit: &AuditSink,
     user: &Principal,
     raw_ref: &str,
     ref_id: Uuid,
-) -> AppResult<(victims::Model, agency_references::Model)> {
-    let victim = load_visible(db, user, raw_ref).await?;
+    now: DateTime<Utc>,
+) -> AppResult<agency_references::Model> {
+    let (victim, access) = load_for_read(db.read(), user, raw_ref).await?;
     let reference = agency_references::Entity::find_by_id(ref_id)
         .filter(agency_references::Column::VictimId.eq(victim.id))
-        .one(db)
+        .one(db.read())
         .await?
+        .filter(|r| access != Access::Agency || user.agency.as_deref() == Some(r.agency_code.as_str()))
         .ok_or_else(|| AppError::not_found("this record has no reference with that id"))?;
-    Ok((victim, reference))
+    let event = Event::new(AuditAction::Read, "victim")
+        .victim(victim.id)
+        .resource(reference.id)
+        .fields(["agency_references"])
+        .break_glass(access == Access::BreakGlass);
+    audit.record(Actor::from(user), event, now).await?;
+    Ok(reference)
 }
 
-pub async fn delete_reference(db: &Db, user: &Principal, raw_ref: &str, ref_id: Uuid) -> AppResult<()> {
+pub async fn delete_reference(
+    db: &Db,
+    user: &Principal,
+    raw_ref: &str,
+    ref_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     let tx = db.begin_write().await?;
-    let (_, reference) = get_reference(&tx, user, raw_ref, ref_id).await?;
+    let victim = load_for_write(&tx, user, raw_ref).await?;
+    let reference = agency_references::Entity::find_by_id(ref_id)
+        .filter(agency_references::Column::VictimId.eq(victim.id))
+        .one(&tx)
+        .await?
+        .ok_or_else(|| AppError::not_found("this record has no reference with that id"))?;
     agency_references::Entity::delete_by_id(reference.id).exec(&tx).await?;
+    let event = Event::new(AuditAction::Update, "victim")
+        .victim(victim.id)
+        .resource(reference.id)
+        .fields(["agency_references"]);
+    audit::record(&tx, &Actor::from(user), now, event).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -85,7 +85,8 @@ db_test!(admins_manage_teams, |app: TestApp| async move {
     off.assert_status(StatusCode::OK);
     assert_eq!(off.body["active"], false);
     // An inactive team takes no new records.
-    app.post(&admin, "/api/v1/victims", json!({"given_name": "A", "family_name": "B", "team": "east-hub"}))
+    let east = app.token(Role::Caseworker, Some("east-hub"), None);
+    app.post(&east, "/api/v1/victims", json!({"given_name": "A", "family_name": "B"}))
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed");
 });

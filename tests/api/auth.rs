@@ -22,6 +22,7 @@ fn claims(app: &TestApp) -> Claims {
         iat: now,
         nbf: now,
         exp: now + 900,
+        jti: None,
     }
 }
 

@@ -62,11 +62,16 @@ db_test!(records_of_another_team_answer_404_and_other_roles_403, |app: TestApp| 
     let path = format!("/api/v1/victims/{hub_ref}");
     app.get(&app.other_caseworker(), &path).await.assert_problem(StatusCode::NOT_FOUND, "not-found");
     app.get(&app.token(Role::Analyst, None, None), &path).await.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    // A liaison sees only records linked to their agency.
     app.get(&app.token(Role::AgencyLiaison, None, Some(FORCE)), &path)
         .await
-        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+        .assert_problem(StatusCode::NOT_FOUND, "not-found");
     app.get(&app.supervisor(), &path).await.assert_status(StatusCode::OK);
-    app.get(&app.admin(), &path).await.assert_status(StatusCode::OK);
+    app.get(&app.admin(), &path).await.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    let admin_read = app.get_with_reason(&app.admin(), &path, "Subject access request SAR-17").await;
+    admin_read.assert_status(StatusCode::OK);
+    assert_eq!(admin_read.body["contact"], serde_json::Value::Null, "contact details stay with the team");
+    assert_eq!(admin_read.body["redacted"], json!(["contact"]));
     let refused = app.patch(&app.other_caseworker(), &path, "\"1\"", json!({"preferred_name": "X"})).await;
     refused.assert_problem(StatusCode::NOT_FOUND, "not-found");
 });
@@ -163,10 +168,9 @@ db_test!(search_finds_by_name_birth_date_reference_and_pages, |app: TestApp| asy
     assert_eq!(names(&app.get(&cw, "/api/v1/victims?name=obrien").await), ["O'Brien", "Obrien-Jones"]);
     assert_eq!(names(&app.get(&cw, "/api/v1/victims?name=jones%20sam").await), ["Obrien-Jones"]);
     assert_eq!(names(&app.get(&cw, "/api/v1/victims?date_of_birth=1988-03-14").await), ["O'Brien", "Test"]);
-    assert_eq!(
-        names(&app.get(&app.admin(), &format!("/api/v1/victims?name=siobhan&team={OTHER_TEAM}")).await),
-        ["Other"]
-    );
+    let admin_search =
+        app.get_with_reason(&app.admin(), &format!("/api/v1/victims?name=siobhan&team={OTHER_TEAM}"), "audit").await;
+    assert_eq!(names(&admin_search), ["Other"]);
     app.get(&cw, &format!("/api/v1/victims?team={OTHER_TEAM}"))
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
@@ -307,15 +311,16 @@ db_test!(invalid_fields_are_all_named_at_once, |app: TestApp| async move {
             "/enhanced_reasons/1/reason"
         ]
     );
-    // A valid record for another team is refused for a caseworker.
+    // A valid record for another team is refused for a caseworker; admins do not write records.
     app.post(&app.caseworker(), "/api/v1/victims", json!({"given_name": "A", "family_name": "B", "team": OTHER_TEAM}))
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     app.post(&app.admin(), "/api/v1/victims", json!({"given_name": "A", "family_name": "B"}))
         .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed");
-    app.post(&app.admin(), "/api/v1/victims", json!({"given_name": "A", "family_name": "B", "team": "ghost-team"}))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed");
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    let ghost = app.token(Role::Caseworker, Some("ghost-team"), None);
+    let r = app.post(&ghost, "/api/v1/victims", json!({"given_name": "A", "family_name": "B"})).await;
+    r.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed");
+    assert_eq!(r.fields(), ["/team"]);
     assert_eq!(app.fingerprint().await, before);
 });

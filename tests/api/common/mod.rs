@@ -224,7 +224,7 @@ impl TestApp {
         configure(&mut config);
         let db = Db::connect(&config).await.expect("connect test database");
         let clock = Arc::new(FixedClock::new(start_time()));
-        let state = AppState::new(config, db, clock.clone());
+        let state = AppState::new(config, db, clock.clone()).expect("state");
         let app = TestApp { router: router(state.clone()), state, clock, backend, _dir: dir, pg_database };
         app.seed_reference_data().await;
         app
@@ -318,6 +318,11 @@ impl TestApp {
         self.call(Method::PATCH, path, token, Some(body), &[("if-match", if_match)]).await
     }
 
+    /// A GET giving a reason (admins must; supervisors outside their team may).
+    pub async fn get_with_reason(&self, token: &str, path: &str, reason: &str) -> TestResponse {
+        self.call(Method::GET, path, token, None, &[("x-access-reason", reason)]).await
+    }
+
     pub async fn delete(&self, token: &str, path: &str) -> TestResponse {
         self.call(Method::DELETE, path, token, None, &[]).await
     }
@@ -348,6 +353,9 @@ impl TestApp {
             ("case_victims", "0"),
             ("agency_references", "0"),
             ("victim_merges", "0"),
+            ("users", "SUM(version)"),
+            ("refresh_tokens", "0"),
+            ("audit_events", "0"),
         ] {
             let row = db
                 .query_one_raw(Statement::from_string(
