@@ -53,6 +53,7 @@ fn areas() -> OpenApiRouter<AppState> {
         .merge(crate::auth::router())
         .merge(crate::users::router())
         .merge(crate::audit::router())
+        .merge(crate::retention::router())
         .merge(crate::victims::router())
         .merge(crate::cases::router())
         .merge(crate::agencies::router())
@@ -141,8 +142,10 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         if demo { crate::demo::DEMO_TEAM } else { "<team>" }
     );
     let state = AppState::new(config, db.clone(), clock)?;
+    let mut scheduler = crate::jobs::start(state.clone()).await.context("cannot start the job scheduler")?;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let _ = scheduler.shutdown().await;
     tracing::info!("shut down cleanly");
     db.close().await;
     Ok(())

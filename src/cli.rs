@@ -61,6 +61,21 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Retention of closed records.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RetentionCommand {
+    /// Anonymise closed records past their retention now, and print what was done.
+    Run {
+        /// Print what would be anonymised without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -184,6 +199,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Ok(()),
                 Some(b) => anyhow::bail!("the audit trail is broken at event {}: {} ({})", b.seq, b.problem, b.detail),
             }
+        }
+        Command::Retention { command: RetentionCommand::Run { dry_run } } => {
+            let config = Config::from_env()?;
+            init_logging(config.log_format);
+            let db = connect(&config).await?;
+            db.migrate().await.context("cannot apply database migrations")?;
+            let report = crate::retention::service::run(&db, SystemClock.now(), dry_run).await.map_err(describe)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            db.close().await;
+            Ok(())
         }
         Command::SeedDemo => {
             let config = Config::from_env()?;

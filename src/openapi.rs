@@ -30,6 +30,7 @@ support services. Errors are RFC 9457 problem documents; updates need If-Match; 
         (name = "auth", description = "Sign-in, tokens and the caller's own account"),
         (name = "users", description = "User administration"),
         (name = "audit", description = "The append-only, hash-chained audit trail"),
+        (name = "retention", description = "Retention policies, legal hold and anonymisation"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -1,5 +1,6 @@
 //! The single victim record: create, search, read, update, merge, and its agency references.
 pub mod dto;
+pub mod export;
 pub mod hub_ref;
 pub mod merge;
 pub mod read;
@@ -20,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::lookup))
         .routes(routes!(routes::get, routes::patch))
         .routes(routes!(routes::merge))
+        .routes(routes!(routes::subject_access_export))
         .routes(routes!(routes::add_reference))
         .routes(routes!(routes::get_reference, routes::delete_reference))
 }

@@ -182,3 +182,16 @@ pub async fn delete_reference(
     service::delete_reference(&state.db, &user, &hub_ref, id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// Everything held about the victim, with who accessed it: for a subject access request. The
+/// victim's team supervisor, or an admin giving a reason; the export itself is audited.
+#[utoipa::path(get, path = "/api/v1/victims/{ref}/subject-access-export", tag = "victims", operation_id = "subject_access_export",
+    params(("ref" = String, Path, description = "Hub reference")),
+    responses((status = 200, description = "The export", body = super::export::SubjectAccessExport)))]
+pub async fn subject_access_export(
+    State(state): State<AppState>,
+    user: Principal,
+    AppPath(hub_ref): AppPath<String>,
+) -> AppResult<axum::Json<super::export::SubjectAccessExport>> {
+    Ok(axum::Json(super::export::export(&state.db, &state.audit, &user, &hub_ref, state.clock.now()).await?))
+}

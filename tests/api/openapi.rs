@@ -151,15 +151,16 @@ db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move
         let url = path
             .replace("{ref}", &hub_ref)
             .replace("{id}", id)
-            .replace("{code}", if path.contains("teams") { TEAM } else { "EXAMPLE-POLICE" });
+            .replace("{code}", if path.contains("teams") { TEAM } else { "EXAMPLE-POLICE" })
+            .replace("{class}", "victim_record");
         let token = match path.as_str() {
-            p if p.starts_with("/api/v1/agencies")
-                || p.starts_with("/api/v1/teams")
-                || p.starts_with("/api/v1/users") =>
+            p if ["/api/v1/agencies", "/api/v1/teams", "/api/v1/users", "/api/v1/retention"]
+                .iter()
+                .any(|a| p.starts_with(a)) =>
             {
                 admin.clone()
             }
-            p if p.ends_with("/merge") => app.supervisor(),
+            p if p.ends_with("/merge") || p.ends_with("/legal-hold") => app.supervisor(),
             "/api/v1/me/password" => {
                 let signed_in = app.post("", "/api/v1/auth/login", login_example.clone()).await;
                 signed_in.body["access_token"].as_str().unwrap().to_owned()
@@ -172,7 +173,14 @@ db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move
             .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json");
         if method == "patch" {
-            req = req.header("if-match", app.get(&token, &url).await.etag());
+            let current = app.get(&token, &url).await;
+            assert!(
+                current.header("etag").is_some(),
+                "GET {url} (to patch it) gave no ETag: {} {}",
+                current.status,
+                current.text
+            );
+            req = req.header("if-match", current.etag());
         }
         let r = app.send(req.body(Body::from(example.to_string())).unwrap()).await;
         // Victim and case references share one example, and a reference belongs to one record:
