@@ -162,3 +162,53 @@ fn migrate_applies_pending_migrations_and_reports_status() {
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/api-spec/openapi.yaml")).unwrap();
     assert_eq!(spec, committed, "`care-hub openapi` prints the committed spec");
 }
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_audit_verify_checks_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = care_hub(dir.path())
+            .env("CARE_HUB_JWT_SECRET", SECRET)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // The first admin needs no API call.
+    let out = run(
+        &["user", "add", "--email", "first.admin@hub.example", "--name", "First Admin", "--role", "admin"],
+        "a long admin passphrase\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("first.admin@hub.example"));
+    let weak = run(&["user", "add", "--email", "weak@hub.example", "--name", "Weak", "--role", "analyst"], "short\n");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"), "{}", String::from_utf8_lossy(&weak.stderr));
+    let no_team = run(
+        &["user", "add", "--email", "cw@hub.example", "--name", "Cw", "--role", "caseworker"],
+        "a long enough passphrase\n",
+    );
+    assert!(!no_team.status.success());
+    assert!(String::from_utf8_lossy(&no_team.stderr).contains("team"));
+
+    let ok = run(&["audit", "verify"], "");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("\"ok\": true"));
+
+    // Someone with the database file edits an event behind the service's back.
+    let db = rusqlite::Connection::open(dir.path().join("data/care-hub.db")).unwrap();
+    db.execute_batch("DROP TRIGGER audit_events_no_update; UPDATE audit_events SET actor = 'nobody' WHERE seq = 1;")
+        .unwrap();
+    drop(db);
+    let broken = run(&["audit", "verify"], "");
+    assert!(!broken.status.success());
+    assert!(
+        String::from_utf8_lossy(&broken.stderr).contains("broken at event 1"),
+        "{}",
+        String::from_utf8_lossy(&broken.stderr)
+    );
+}

@@ -221,20 +221,12 @@ pub async fn victim_linked_to(db: &impl ConnectionTrait, agency: &str, victim_id
     Ok(found.is_some())
 }
 
-/// Whether a case is linked to `agency`: it, or one of its victims, holds the agency's reference.
+/// Whether a case is linked to `agency`: the case holds a reference of the agency (or one under
+/// it). A victim's own references do not link all of their cases to the agency.
 pub async fn case_linked_to(db: &impl ConnectionTrait, agency: &str, case_id: Uuid) -> AppResult<bool> {
-    let victims = sea_orm::sea_query::Query::select()
-        .column(crate::entities::case_victims::Column::VictimId)
-        .from(crate::entities::case_victims::Entity)
-        .and_where(crate::entities::case_victims::Column::CaseId.eq(case_id))
-        .to_owned();
     let found = agency_references::Entity::find()
         .filter(agency_references::Column::AgencyCode.in_subquery(agency_family(agency)))
-        .filter(
-            sea_orm::Condition::any()
-                .add(agency_references::Column::CaseId.eq(case_id))
-                .add(agency_references::Column::VictimId.in_subquery(victims)),
-        )
+        .filter(agency_references::Column::CaseId.eq(case_id))
         .one(db)
         .await?;
     Ok(found.is_some())

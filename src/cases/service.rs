@@ -322,6 +322,7 @@ pub async fn patch(
     let changes = updated.clone().into_active_model().reset_all();
     update_if_version::<cases::Entity>(&tx, changes, (cases::Column::Id, id), (cases::Column::Version, version))
         .await?;
+    audit_change(&tx, user, id, AuditAction::Update, patch.0.keys().cloned(), now).await?;
     tx.commit().await?;
     Ok(updated)
 }

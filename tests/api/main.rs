@@ -2,12 +2,18 @@
 //! `CARE_HUB_TEST_POSTGRES_URL` is set). One file per area.
 mod common;
 
+mod external_idp;
+
+mod access;
 mod agencies_teams;
+mod audit;
 mod auth;
 mod bad_input;
 mod cases;
 mod health;
+mod matrix;
 mod merge;
 mod openapi;
 mod schema;
+mod signin;
 mod victims;

@@ -14,7 +14,7 @@ use care_hub::app::{AppState, router};
 use care_hub::clock::FixedClock;
 use care_hub::config::Config;
 use care_hub::db::Db;
-use care_hub::vocab::Role;
+use care_hub::vocab::{AgencyKind, Role};
 use chrono::{DateTime, TimeZone, Utc};
 use http_body_util::BodyExt;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -230,21 +230,31 @@ impl TestApp {
         app
     }
 
-    /// Two teams and a police force with a BCU, which most tests need.
+    /// Two teams and a police force with a BCU, which most tests need (made directly, so they
+    /// exist whatever the sign-in mode).
     async fn seed_reference_data(&self) {
-        let admin = self.token(Role::Admin, None, None);
+        let system = care_hub::audit::Actor { id: "test-setup".into(), ..Default::default() };
+        let now = self.clock.now_utc();
+        let db = &self.state.db;
         for (code, name) in [(TEAM, "North Hub"), (OTHER_TEAM, "South Hub")] {
-            self.post(&admin, "/api/v1/teams", json!({"code": code, "name": name}))
-                .await
-                .assert_status(StatusCode::CREATED);
+            let team = care_hub::teams::dto::TeamInput { code: code.into(), name: name.into(), active: None };
+            care_hub::teams::service::create(db, &system, &team, now).await.expect("team");
         }
-        for body in [
-            json!({"code": FORCE, "name": "Test Police", "kind": "police_force"}),
-            json!({"code": "TEST-POLICE-N", "name": "Test Police North", "kind": "police_bcu", "parent": FORCE}),
-            json!({"code": "TEST-CPS", "name": "CPS Test Area", "kind": "cps_area"}),
-            json!({"code": "TEST-COURT", "name": "Test Crown Court", "kind": "court"}),
+        for (code, name, kind, parent) in [
+            (FORCE, "Test Police", AgencyKind::PoliceForce, None),
+            ("TEST-POLICE-N", "Test Police North", AgencyKind::PoliceBcu, Some(FORCE)),
+            ("TEST-CPS", "CPS Test Area", AgencyKind::CpsArea, None),
+            ("TEST-COURT", "Test Crown Court", AgencyKind::Court, None),
         ] {
-            self.post(&admin, "/api/v1/agencies", body).await.assert_status(StatusCode::CREATED);
+            let agency = care_hub::agencies::dto::AgencyInput {
+                code: code.into(),
+                name: name.into(),
+                kind,
+                parent: parent.map(str::to_owned),
+                liaison_email: None,
+                active: None,
+            };
+            care_hub::agencies::service::create(db, &system, agency, now).await.expect("agency");
         }
     }
 
