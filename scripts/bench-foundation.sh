@@ -19,6 +19,7 @@ cargo build --release --quiet --bin care-hub --example bare_axum
 BIN=target/release/care-hub
 export CARE_HUB_JWT_SECRET=benchmark-secret-not-for-production-0123456789
 export CARE_HUB_LOG=warn
+export CARE_HUB_RATE_LIMIT_PER_MINUTE=0
 
 run_wrk() {
     local name=$1; shift

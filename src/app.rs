@@ -41,7 +41,7 @@ impl AppState {
     pub fn new(config: Config, db: Db, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let tokens = Arc::new(TokenService::new(&config.jwt, config.jwt_secret_bytes())?);
         let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute));
-        let audit = AuditSink::start(db.clone());
+        let audit = AuditSink::start(db.clone(), config.unsafe_skip_read_audit);
         Ok(AppState { db, config: Arc::new(config), tokens, clock, audit, rate_limiter })
     }
 }
@@ -127,6 +127,11 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         tracing::warn!(
             path = %config.data_dir.join("jwt-secret").display(),
             "CARE_HUB_JWT_SECRET is not set: using a generated development secret; set it in production"
+        );
+    }
+    if config.unsafe_skip_read_audit {
+        tracing::error!(
+            "CARE_HUB_UNSAFE_SKIP_READ_AUDIT is set: reads of victim data are NOT audited. For benchmarks only; never in service"
         );
     }
     if config.smtp_url.is_none() {

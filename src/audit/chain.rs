@@ -3,6 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, Value,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -170,19 +171,20 @@ pub async fn record(db: &impl ConnectionTrait, actor: &Actor, now: DateTime<Utc>
     append(db, [(actor, now, event)]).await
 }
 
-/// Appends events to the chain within `db`'s transaction. On PostgreSQL the head row is locked
-/// until the transaction ends, so concurrent appenders queue; SQLite has one writer anyway.
-pub async fn append<'a>(
-    db: &impl ConnectionTrait,
+/// The chain's end: the last sequence number and its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// Links events after `head`: each gets the next sequence number and a hash over itself and the
+/// previous hash. Returns the events and the new head.
+pub fn link<'a>(
+    head: &Head,
     events: impl IntoIterator<Item = (&'a Actor, DateTime<Utc>, Event)>,
-) -> AppResult<()> {
-    let mut head_query = audit_head::Entity::find_by_id(1);
-    if db.get_database_backend() == DbBackend::Postgres {
-        head_query = head_query.lock_exclusive();
-    }
-    let head =
-        head_query.one(db).await?.ok_or_else(|| AppError::internal(anyhow::anyhow!("audit head row missing")))?;
-    let (mut seq, mut prev) = (head.seq, head.hash);
+) -> (Vec<audit_events::Model>, Head) {
+    let (mut seq, mut prev) = (head.seq, head.hash.clone());
     let mut rows = Vec::new();
     for (actor, now, e) in events {
         seq += 1;
@@ -209,15 +211,149 @@ pub async fn append<'a>(
         };
         model.hash = digest(&model);
         prev.clone_from(&model.hash);
-        rows.push(sea_orm::IntoActiveModel::into_active_model(model));
+        rows.push(model);
     }
+    (rows, Head { seq, hash: prev })
+}
+
+fn batch_json(rows: &[audit_events::Model]) -> AppResult<String> {
+    serde_json::to_string(&rows.iter().map(Row::from).collect::<Vec<_>>()).map_err(|e| AppError::internal(e.into()))
+}
+
+/// The chain's head as stored.
+pub async fn head(db: &impl ConnectionTrait) -> AppResult<Head> {
+    let h = audit_head::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("audit head row missing")))?;
+    Ok(Head { seq: h.seq, hash: h.hash })
+}
+
+/// Appends events to the chain within `db`'s transaction. On PostgreSQL the head row is locked
+/// until the transaction ends, so concurrent appenders queue; SQLite has one writer anyway.
+pub async fn append<'a>(
+    db: &impl ConnectionTrait,
+    events: impl IntoIterator<Item = (&'a Actor, DateTime<Utc>, Event)>,
+) -> AppResult<()> {
+    let backend = db.get_database_backend();
+    let mut head_query = audit_head::Entity::find_by_id(1);
+    if backend == DbBackend::Postgres {
+        head_query = head_query.lock_exclusive();
+    }
+    let head =
+        head_query.one(db).await?.ok_or_else(|| AppError::internal(anyhow::anyhow!("audit head row missing")))?;
+    let (rows, new_head) = link(&Head { seq: head.seq, hash: head.hash }, events);
     if rows.is_empty() {
         return Ok(());
     }
-    audit_events::Entity::insert_many(rows).exec_without_returning(db).await?;
-    audit_head::Entity::update(audit_head::ActiveModel { id: Set(1), seq: Set(seq), hash: Set(prev) }).exec(db).await?;
+    if backend == DbBackend::Postgres {
+        db.execute_raw(Statement::from_sql_and_values(backend, INSERT_FROM_JSON, [Value::from(batch_json(&rows)?)]))
+            .await?;
+    } else {
+        // Plain multi-row inserts in a few fixed sizes: each size's statement stays prepared.
+        let mut rows = rows.into_iter().map(sea_orm::IntoActiveModel::into_active_model).peekable();
+        while rows.peek().is_some() {
+            let size = [64, 16, 4, 1].into_iter().find(|s| *s <= rows.len()).unwrap_or(1);
+            audit_events::Entity::insert_many(rows.by_ref().take(size)).exec_without_returning(db).await?;
+        }
+    }
+    audit_head::Entity::update(audit_head::ActiveModel {
+        id: Set(1),
+        seq: Set(new_head.seq),
+        hash: Set(new_head.hash),
+    })
+    .exec(db)
+    .await?;
     Ok(())
 }
+
+/// PostgreSQL only: writes events linked after `expected` (see [`link`]) in one statement that
+/// also moves the head to `new_head`, but only if the head is still `expected`. One round trip
+/// and no transaction held open; false when another writer moved the head first.
+pub async fn append_if_head(
+    db: &impl ConnectionTrait,
+    rows: &[audit_events::Model],
+    expected: &Head,
+    new_head: &Head,
+) -> AppResult<bool> {
+    if rows.is_empty() {
+        return Ok(true);
+    }
+    let sql = format!(
+        "WITH moved AS (UPDATE audit_head SET seq = $2, hash = $3 WHERE id = 1 AND seq = $4 AND hash = $5 RETURNING 1) \
+         {INSERT_FROM_JSON} WHERE EXISTS (SELECT 1 FROM moved)"
+    );
+    let values: [Value; 5] = [
+        batch_json(rows)?.into(),
+        new_head.seq.into(),
+        new_head.hash.clone().into(),
+        expected.seq.into(),
+        expected.hash.clone().into(),
+    ];
+    let written =
+        db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?.rows_affected();
+    Ok(written == rows.len() as u64)
+}
+
+/// An event as PostgreSQL's insert reads it: the whole batch is one JSON parameter, so the
+/// statement text is the same whatever the batch size and stays prepared.
+#[derive(Serialize)]
+struct Row<'a> {
+    seq: i64,
+    occurred_at: String,
+    actor: &'a str,
+    actor_role: &'a Option<String>,
+    actor_team: &'a Option<String>,
+    actor_agency: &'a Option<String>,
+    action: String,
+    outcome: String,
+    resource_type: &'a str,
+    resource_id: &'a Option<String>,
+    victim_id: Option<Uuid>,
+    subjects: &'a [Uuid],
+    fields: &'a [String],
+    reason: &'a Option<String>,
+    break_glass: bool,
+    request_id: &'a Option<String>,
+    client_addr: &'a Option<String>,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+impl<'a> From<&'a audit_events::Model> for Row<'a> {
+    fn from(m: &'a audit_events::Model) -> Self {
+        Row {
+            seq: m.seq,
+            occurred_at: m.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            actor: &m.actor,
+            actor_role: &m.actor_role,
+            actor_team: &m.actor_team,
+            actor_agency: &m.actor_agency,
+            action: m.action.as_str(),
+            outcome: m.outcome.as_str(),
+            resource_type: &m.resource_type,
+            resource_id: &m.resource_id,
+            victim_id: m.victim_id,
+            subjects: &m.subjects.0,
+            fields: &m.fields.0,
+            reason: &m.reason,
+            break_glass: m.break_glass,
+            request_id: &m.request_id,
+            client_addr: &m.client_addr,
+            prev_hash: &m.prev_hash,
+            hash: &m.hash,
+        }
+    }
+}
+
+const INSERT_FROM_JSON: &str = "INSERT INTO audit_events (seq, occurred_at, actor, actor_role, actor_team, \
+    actor_agency, action, outcome, resource_type, resource_id, victim_id, subjects, fields, reason, break_glass, \
+    request_id, client_addr, prev_hash, hash) SELECT seq, occurred_at, actor, actor_role, actor_team, actor_agency, action, \
+    outcome, resource_type, resource_id, victim_id, subjects, fields, reason, break_glass, request_id, client_addr, \
+    prev_hash, hash FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, occurred_at timestamptz, actor text, \
+    actor_role text, actor_team text, actor_agency text, action text, outcome text, resource_type text, resource_id text, \
+    victim_id uuid, subjects jsonb, fields jsonb, reason text, break_glass boolean, request_id text, client_addr text, \
+    prev_hash text, hash text)";
 
 /// The first place the chain is broken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -251,8 +387,11 @@ pub async fn verify(db: &impl ConnectionTrait) -> AppResult<Verification> {
         first_break: Some(Break { seq, problem: problem.into(), detail }),
     };
     loop {
+        // Events appended while the walk runs lie beyond the head read at its start: the next
+        // verification checks them.
         let page = audit_events::Entity::find()
             .filter(audit_events::Column::Seq.gte(expected))
+            .filter(audit_events::Column::Seq.lte(head.seq))
             .order_by_asc(audit_events::Column::Seq)
             .limit(1000)
             .all(db)

@@ -48,6 +48,9 @@ pub struct AuditEventView {
     pub resource_id: Option<String>,
     /// Hub references of the victims whose data the action touched.
     pub victims: Vec<String>,
+    /// Fields read or written. A read of a whole victim record names the view shown:
+    /// `victim_record` (every field of `VictimView`), `victim_record_without_contact` (the same
+    /// without `contact`), or `agency_view` (the fields of `AgencyVictimView`).
     pub fields: Vec<String>,
     pub reason: Option<String>,
     /// A supervisor opened a record outside their team: for review.

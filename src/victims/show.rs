@@ -21,42 +21,11 @@ pub struct Shown {
     pub json: String,
 }
 
-const ALL_FIELDS: &[&str] = &[
-    "hub_ref",
-    "victim_type",
-    "given_name",
-    "family_name",
-    "preferred_name",
-    "date_of_birth",
-    "contact",
-    "language",
-    "interpreter_needed",
-    "communication_needs",
-    "ethnicity",
-    "sex",
-    "disability",
-    "enhanced_reasons",
-    "needs_assessment",
-    "assigned_caseworker",
-    "team",
-    "agency_references",
-    "cases",
-    "merged_refs",
-];
-const AGENCY_FIELDS: &[&str] = &[
-    "hub_ref",
-    "victim_type",
-    "given_name",
-    "family_name",
-    "preferred_name",
-    "date_of_birth",
-    "language",
-    "interpreter_needed",
-    "communication_needs",
-    "enhanced_reasons",
-    "agency_references",
-    "cases",
-];
+/// What a read showed, as recorded in the audit trail: the view, whose fields the API documents
+/// (`VictimView`, without `contact` when redacted; `AgencyVictimView`).
+const FULL_VIEW: &str = "victim_record";
+const REDACTED_VIEW: &str = "victim_record_without_contact";
+const AGENCY_VIEW: &str = "agency_view";
 
 fn encode<T: serde::Serialize>(value: &T) -> AppResult<String> {
     serde_json::to_string(value).map_err(|e| AppError::internal(e.into()))
@@ -71,21 +40,21 @@ pub async fn show(
     access: Access,
     now: DateTime<Utc>,
 ) -> AppResult<Shown> {
-    let (json, fields): (String, Vec<&str>) = match access {
+    let (json, shown) = match access {
         // The common case passes the database's JSON straight through.
-        Access::Team => (record.json.clone(), ALL_FIELDS.to_vec()),
+        Access::Team => (record.json.clone(), FULL_VIEW),
         Access::BreakGlass | Access::Admin => {
             let mut view = record.view()?;
             view.contact = None;
             view.redacted = vec!["contact".into()];
-            (encode(&view)?, ALL_FIELDS.iter().copied().filter(|f| *f != "contact").collect())
+            (encode(&view)?, REDACTED_VIEW)
         }
-        Access::Agency => (encode(&agency_view(db, user, record.view()?).await?)?, AGENCY_FIELDS.to_vec()),
+        Access::Agency => (encode(&agency_view(db, user, record.view()?).await?)?, AGENCY_VIEW),
     };
     let event = Event::new(AuditAction::Read, "victim")
         .victim(record.id)
         .resource(&record.hub_ref)
-        .fields(fields)
+        .fields([shown])
         .break_glass(access == Access::BreakGlass);
     audit.record(Actor::from(user), event, now).await?;
     Ok(Shown { hub_ref: record.hub_ref, version: record.version, json })

@@ -445,3 +445,20 @@ db_test!(concurrent_reads_keep_one_unbroken_chain, |app: TestApp| async move {
     let v = care_hub::audit::verify(app.state.db.read()).await.unwrap();
     assert!(v.ok, "{v:?}");
 });
+
+db_test!(concurrent_writes_keep_one_unbroken_chain, |app: TestApp| async move {
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"given_name": "Parallel", "family_name": format!("Writer{i}")});
+            app.post(&app.caseworker(), "/api/v1/victims", body).await.status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::CREATED);
+    }
+    let v = care_hub::audit::verify(app.state.db.read()).await.unwrap();
+    assert!(v.ok, "{v:?}");
+});
