@@ -35,6 +35,11 @@ impl Db {
             Ok(Db { read, write, fast })
         } else {
             let mut opts = ConnectOptions::new(config.database_url.clone());
+            // A session that stays in a transaction or waits on a lock this long is stuck: PostgreSQL
+            // ends it, so no abandoned transaction can hold the audit chain's head for long.
+            opts.map_sqlx_postgres_opts(|o| {
+                o.options([("idle_in_transaction_session_timeout", "15s"), ("lock_timeout", "10s")])
+            });
             opts.max_connections(config.db_max_connections.unwrap_or(16))
                 .min_connections(1)
                 .connect_timeout(Duration::from_secs(5))
@@ -65,13 +70,14 @@ impl Db {
     }
 
     /// Starts a write transaction. Multi-row changes and their audit share it.
-    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+    pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
         self.write
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
             })
             .await
+            .map(|tx| WriteTx(Some(tx)))
     }
 
     #[must_use]
@@ -93,7 +99,7 @@ impl Db {
             tx.commit().await
         } else {
             let tx = self.begin_write().await?;
-            Migrator::up(&tx, None).await?;
+            Migrator::up(&*tx, None).await?;
             tx.commit().await
         }
     }
@@ -112,6 +118,72 @@ impl Db {
     pub async fn close(self) {
         let _ = self.read.close().await;
         let _ = self.write.close().await;
+    }
+}
+
+/// A write transaction that is rolled back even when the future using it is dropped part-way
+/// (the client went away, the request ran out of time). sea-orm's own drop cannot always roll
+/// back then, and a pooled connection left inside a transaction would keep its locks (the audit
+/// chain's head among them) until the connection happened to be used again.
+pub struct WriteTx(Option<DatabaseTransaction>);
+
+impl WriteTx {
+    fn inner(&self) -> &DatabaseTransaction {
+        self.0.as_ref().expect("a write transaction is open until commit")
+    }
+
+    /// Commits in a task of its own, so that a caller cut off part-way cannot leave the
+    /// connection between COMMIT and its answer (in a transaction as far as the pool knows).
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        let tx = self.0.take().expect("a write transaction is open until commit");
+        tokio::spawn(tx.commit()).await.map_err(|e| DbErr::Custom(format!("commit task failed: {e}")))?
+    }
+
+    pub async fn rollback(mut self) -> Result<(), DbErr> {
+        self.0.take().expect("a write transaction is open until commit").rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        self.inner()
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let (Some(tx), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            runtime.spawn(async move {
+                if let Err(e) = tx.rollback().await {
+                    tracing::warn!(error = %e, "could not roll back an abandoned transaction");
+                }
+            });
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTx {
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner().get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.inner().execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.inner().execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.inner().query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.inner().query_all_raw(stmt).await
     }
 }
 

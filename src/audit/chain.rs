@@ -83,18 +83,22 @@ impl Event {
     #[must_use]
     pub fn victim(mut self, id: Uuid) -> Self {
         self.victim_id = Some(id);
-        self.subjects = vec![id];
+        self.subjects = Vec::new();
         self
     }
 
-    /// The event touched these victims' data (a search, a case with several victims).
+    /// The event touched these victims' data (a search, a case with several victims). One victim
+    /// is kept as `victim_id` alone; `subjects` lists two or more.
     #[must_use]
     pub fn subjects(mut self, ids: impl IntoIterator<Item = Uuid>) -> Self {
-        self.subjects = ids.into_iter().collect();
-        if self.subjects.len() == 1 {
-            self.victim_id = self.subjects.first().copied();
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        if let [one] = ids.as_slice() {
+            self.victim(*one)
+        } else {
+            self.victim_id = None;
+            self.subjects = ids;
+            self
         }
-        self
     }
 
     /// The fields read or written.

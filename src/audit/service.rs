@@ -131,7 +131,7 @@ pub async fn list(db: &impl ConnectionTrait, user: &Principal, p: &AuditParams) 
         q = q.filter(audit_events::Column::OccurredAt.lt(to));
     }
     let rows = q.all(db).await?;
-    let refs = hub_refs(db, rows.iter().flat_map(|r| r.subjects.0.iter().copied())).await?;
+    let refs = hub_refs(db, rows.iter().flat_map(touched)).await?;
     Ok(Page::from_rows(rows, limit, |r| cursor_for_seq(r.seq), |r| view(r, &refs)))
 }
 
@@ -142,8 +142,13 @@ pub async fn about_victim(db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<
         .order_by_asc(audit_events::Column::Seq)
         .all(db)
         .await?;
-    let refs = hub_refs(db, rows.iter().flat_map(|r| r.subjects.0.iter().copied())).await?;
+    let refs = hub_refs(db, rows.iter().flat_map(touched)).await?;
     Ok(rows.into_iter().map(|r| view(r, &refs)).collect())
+}
+
+/// Every victim an event touched.
+fn touched(e: &audit_events::Model) -> impl Iterator<Item = Uuid> + '_ {
+    e.victim_id.into_iter().chain(e.subjects.0.iter().copied())
 }
 
 async fn hub_refs(db: &impl ConnectionTrait, ids: impl Iterator<Item = Uuid>) -> AppResult<HashMap<Uuid, String>> {
@@ -165,6 +170,7 @@ async fn hub_refs(db: &impl ConnectionTrait, ids: impl Iterator<Item = Uuid>) ->
 }
 
 fn view(r: audit_events::Model, refs: &HashMap<Uuid, String>) -> AuditEventView {
+    let victims = touched(&r).filter_map(|id| refs.get(&id).cloned()).collect();
     AuditEventView {
         seq: r.seq,
         occurred_at: r.occurred_at,
@@ -176,7 +182,7 @@ fn view(r: audit_events::Model, refs: &HashMap<Uuid, String>) -> AuditEventView 
         outcome: r.outcome,
         resource_type: r.resource_type,
         resource_id: r.resource_id,
-        victims: r.subjects.0.iter().filter_map(|id| refs.get(id).cloned()).collect(),
+        victims,
         fields: r.fields.0,
         reason: r.reason,
         break_glass: r.break_glass,

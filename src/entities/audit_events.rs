@@ -20,7 +20,8 @@ pub struct Model {
     pub resource_id: Option<String>,
     /// The victim the event is about, when it is about one.
     pub victim_id: Option<Uuid>,
-    /// Every victim whose data the event touched (a search, a case with several victims).
+    /// The victims whose data the event touched when there are two or more (a search, a case
+    /// with several victims); empty otherwise.
     pub subjects: Ids,
     pub fields: Names,
     pub reason: Option<String>,
