@@ -34,6 +34,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub audit: AuditSink,
     pub rate_limiter: Arc<RateLimiter>,
+    /// Email, when `CARE_HUB_SMTP_URL` is set.
+    pub mailer: Option<crate::mail::Mailer>,
+    /// Wakes the dispatcher when something was queued.
+    pub dispatch_nudge: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -42,7 +46,17 @@ impl AppState {
         let tokens = Arc::new(TokenService::new(&config.jwt, config.jwt_secret_bytes())?);
         let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute));
         let audit = AuditSink::start(db.clone(), config.unsafe_skip_read_audit);
-        Ok(AppState { db, config: Arc::new(config), tokens, clock, audit, rate_limiter })
+        let mailer = config.mailer()?;
+        Ok(AppState {
+            db,
+            config: Arc::new(config),
+            tokens,
+            clock,
+            audit,
+            rate_limiter,
+            mailer,
+            dispatch_nudge: Arc::new(tokio::sync::Notify::new()),
+        })
     }
 }
 
@@ -58,6 +72,10 @@ fn areas() -> OpenApiRouter<AppState> {
         .merge(crate::cases::router())
         .merge(crate::agencies::router())
         .merge(crate::teams::router())
+        .merge(crate::contacts::router())
+        .merge(crate::obligations::router())
+        .merge(crate::reminders::router())
+        .merge(crate::reports::router())
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and committed as `api-spec/openapi.yaml`.
@@ -120,7 +138,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     db.migrate().await.context("cannot apply database migrations")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if demo {
-        let seeded = crate::demo::seed(&db, clock.now()).await.context("cannot load demo data")?;
+        let seeded = crate::demo::seed(&db, &config.reminders, clock.now()).await.context("cannot load demo data")?;
         tracing::info!(victims = seeded, "demo data loaded (synthetic people only)");
     }
     if config.jwt.generated {

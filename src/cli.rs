@@ -66,6 +66,35 @@ pub enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// Update reminders: the due scan and the email dispatcher, on demand.
+    Reminders {
+        #[command(subcommand)]
+        command: RemindersCommand,
+    },
+    /// The bank-holiday calendar working-day deadlines are counted on.
+    Holidays {
+        #[command(subcommand)]
+        command: HolidaysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RemindersCommand {
+    /// Run the due scan, then send everything queued (what serve's jobs do), and print what was done.
+    Run {
+        /// Only scan (queue notifications; send nothing).
+        #[arg(long, conflicts_with = "dispatch_only")]
+        scan_only: bool,
+        /// Only send what is already queued.
+        #[arg(long)]
+        dispatch_only: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HolidaysCommand {
+    /// Replace the calendar with a GOV.UK bank-holidays.json file (England and Wales).
+    Import { file: std::path::PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -210,12 +239,60 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
+        Command::Reminders { command: RemindersCommand::Run { scan_only, dispatch_only } } => {
+            let config = Config::from_env()?;
+            init_logging(config.log_format);
+            let db = connect(&config).await?;
+            db.migrate().await.context("cannot apply database migrations")?;
+            let r = &config.reminders;
+            if !dispatch_only {
+                let report = crate::reminders::scan::run(&db, r, &config.public_url, SystemClock.now())
+                    .await
+                    .map_err(describe)?;
+                println!("scan: {}", serde_json::to_string(&report)?);
+            }
+            if !scan_only {
+                match config.mailer()? {
+                    Some(mailer) => {
+                        let report =
+                            crate::reminders::dispatch::drain(&db, &mailer, r, &SystemClock).await.map_err(describe)?;
+                        println!("dispatch: {}", serde_json::to_string(&report)?);
+                    }
+                    None => println!("dispatch: CARE_HUB_SMTP_URL is not set; notifications stay queued"),
+                }
+            }
+            db.close().await;
+            Ok(())
+        }
+        Command::Holidays { command: HolidaysCommand::Import { file } } => {
+            let config = Config::from_env()?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let calendar = crate::calendar::Calendar::from_govuk_json(&text)
+                .with_context(|| format!("{} is not a GOV.UK bank-holidays file", file.display()))?;
+            let db = connect(&config).await?;
+            db.migrate().await.context("cannot apply database migrations")?;
+            let tx = db.begin_write().await?;
+            let n = crate::obligations::holidays::replace(&tx, &calendar).await.map_err(describe)?;
+            let actor = crate::audit::Actor {
+                id: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
+                ..Default::default()
+            };
+            let event = crate::audit::Event::new(crate::vocab::AuditAction::Admin, "bank_holidays")
+                .resource(format!("{n} days"))
+                .fields(["events"]);
+            crate::audit::record(&tx, &actor, SystemClock.now(), event).await.map_err(describe)?;
+            tx.commit().await?;
+            let range = calendar.coverage().map_or_else(String::new, |(a, b)| format!(" covering {a} to {b}"));
+            println!("{n} bank holidays imported{range}");
+            db.close().await;
+            Ok(())
+        }
         Command::SeedDemo => {
             let config = Config::from_env()?;
             init_logging(config.log_format);
             let db = connect(&config).await?;
             db.migrate().await.context("cannot apply database migrations")?;
-            let n = crate::demo::seed(&db, SystemClock.now()).await?;
+            let n = crate::demo::seed(&db, &config.reminders, SystemClock.now()).await?;
             println!("demo data loaded: {n} synthetic victims in team {}", crate::demo::DEMO_TEAM);
             db.close().await;
             Ok(())

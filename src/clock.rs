@@ -45,3 +45,9 @@ impl Clock for FixedClock {
         *self.0.lock().expect("clock lock")
     }
 }
+
+/// The calendar date in England and Wales at `t`: deadlines, due dates and digests are London days.
+#[must_use]
+pub fn london_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&chrono_tz::Europe::London).date_naive()
+}

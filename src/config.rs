@@ -56,6 +56,112 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Benchmarks only: serve reads without writing their audit events.
     pub unsafe_skip_read_audit: bool,
+    pub reminders: ReminderConfig,
+    /// Reports for analysts withhold counts below this (DOMAIN.md §6; 0 turns it off).
+    pub suppression_threshold: u64,
+}
+
+/// Contact cadence, reminder jobs and the notification outbox.
+#[derive(Clone, Debug)]
+pub struct ReminderConfig {
+    /// Days between routine updates when a victim has agreed none (1 to 28).
+    pub default_interval_days: i32,
+    /// How many days ahead an update counts as due soon.
+    pub due_soon_days: i32,
+    /// Overdue by more than this many days: the team's supervisors are emailed.
+    pub escalate_after_days: i32,
+    /// Cron expression (seconds first, Europe/London) for the due scan.
+    pub scan_schedule: String,
+    /// London time from which the day's digest is queued (a scan after it queues any not yet queued).
+    pub digest_at: chrono::NaiveTime,
+    pub mail_from: String,
+    /// Around every SMTP send (lettre's own timeout covers connecting only).
+    pub smtp_timeout: Duration,
+    /// Attempts before a notification is parked as failed.
+    pub max_attempts: i32,
+    /// How long a dispatcher holds a claimed notification before another may take it.
+    pub lease: Duration,
+    /// First retry delay; doubled per attempt, capped at an hour.
+    pub retry_base: Duration,
+    /// Sends in flight per dispatcher.
+    pub dispatch_concurrency: usize,
+}
+
+impl Default for ReminderConfig {
+    fn default() -> Self {
+        ReminderConfig {
+            default_interval_days: 28,
+            due_soon_days: 3,
+            escalate_after_days: 7,
+            scan_schedule: "0 */10 * * * *".into(),
+            digest_at: chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("a valid time"),
+            mail_from: "Care Hub <care-hub@localhost>".into(),
+            smtp_timeout: Duration::from_secs(30),
+            max_attempts: 8,
+            lease: Duration::from_mins(2),
+            retry_base: Duration::from_secs(30),
+            dispatch_concurrency: 8,
+        }
+    }
+}
+
+impl ReminderConfig {
+    fn from_env() -> anyhow::Result<Self> {
+        let d = ReminderConfig::default();
+        let default_interval_days = parse_var("CARE_HUB_UPDATE_INTERVAL_DAYS", d.default_interval_days)?;
+        if !(1..=28).contains(&default_interval_days) {
+            bail!("CARE_HUB_UPDATE_INTERVAL_DAYS must be between 1 and 28 (the minimum standard is every 28 days)");
+        }
+        let due_soon_days = parse_var("CARE_HUB_DUE_SOON_DAYS", d.due_soon_days)?;
+        if !(0..=28).contains(&due_soon_days) {
+            bail!("CARE_HUB_DUE_SOON_DAYS must be between 0 and 28");
+        }
+        let escalate_after_days = parse_var("CARE_HUB_ESCALATE_AFTER_DAYS", d.escalate_after_days)?;
+        if !(0..=365).contains(&escalate_after_days) {
+            bail!("CARE_HUB_ESCALATE_AFTER_DAYS must be between 0 and 365");
+        }
+        let scan_schedule = var("CARE_HUB_DUE_SCAN_SCHEDULE").unwrap_or(d.scan_schedule);
+        tokio_cron_scheduler::Job::new_tz(scan_schedule.as_str(), chrono_tz::Europe::London, |_, _| {}).map_err(
+            |e| anyhow::anyhow!("CARE_HUB_DUE_SCAN_SCHEDULE={scan_schedule:?} is not a cron expression: {e}"),
+        )?;
+        let digest_at = match var("CARE_HUB_DIGEST_AT") {
+            None => d.digest_at,
+            Some(raw) => chrono::NaiveTime::parse_from_str(raw.trim(), "%H:%M")
+                .map_err(|_| anyhow::anyhow!("CARE_HUB_DIGEST_AT must be HH:MM, London time (got {raw:?})"))?,
+        };
+        let mail_from = var("CARE_HUB_MAIL_FROM").unwrap_or(d.mail_from);
+        mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| anyhow::anyhow!("CARE_HUB_MAIL_FROM={mail_from:?} is not an address: {e}"))?;
+        let smtp_timeout = parse_var("CARE_HUB_SMTP_TIMEOUT_SECS", 30u64)?;
+        let lease = parse_var("CARE_HUB_OUTBOX_LEASE_SECS", 120u64)?;
+        let max_attempts = parse_var("CARE_HUB_OUTBOX_MAX_ATTEMPTS", d.max_attempts)?;
+        let concurrency = parse_var("CARE_HUB_DISPATCH_CONCURRENCY", d.dispatch_concurrency)?;
+        if smtp_timeout == 0 || lease == 0 || max_attempts < 1 || concurrency == 0 {
+            bail!(
+                "CARE_HUB_SMTP_TIMEOUT_SECS, CARE_HUB_OUTBOX_LEASE_SECS, CARE_HUB_OUTBOX_MAX_ATTEMPTS and \
+                 CARE_HUB_DISPATCH_CONCURRENCY must each be at least 1"
+            );
+        }
+        if lease <= smtp_timeout {
+            bail!(
+                "CARE_HUB_OUTBOX_LEASE_SECS ({lease}) must be longer than CARE_HUB_SMTP_TIMEOUT_SECS ({smtp_timeout})"
+            );
+        }
+        Ok(ReminderConfig {
+            default_interval_days,
+            due_soon_days,
+            escalate_after_days,
+            scan_schedule,
+            digest_at,
+            mail_from,
+            smtp_timeout: Duration::from_secs(smtp_timeout),
+            max_attempts,
+            lease: Duration::from_secs(lease),
+            retry_base: Duration::from_secs(parse_var("CARE_HUB_OUTBOX_RETRY_BASE_SECS", 30u64)?.max(1)),
+            dispatch_concurrency: concurrency,
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -190,6 +296,8 @@ impl Config {
             login,
             trust_forwarded_for: parse_var("CARE_HUB_TRUST_FORWARDED_FOR", false)?,
             unsafe_skip_read_audit: parse_var("CARE_HUB_UNSAFE_SKIP_READ_AUDIT", false)?,
+            reminders: ReminderConfig::from_env()?,
+            suppression_threshold: parse_var("CARE_HUB_SUPPRESSION_THRESHOLD", 5u64)?,
         })
     }
 
@@ -224,7 +332,20 @@ impl Config {
             },
             trust_forwarded_for: false,
             unsafe_skip_read_audit: false,
+            reminders: ReminderConfig::default(),
+            suppression_threshold: 5,
         }
+    }
+
+    /// The mailer for `CARE_HUB_SMTP_URL`, if set. Message-IDs use the sender's domain.
+    pub fn mailer(&self) -> anyhow::Result<Option<crate::mail::Mailer>> {
+        let Some(url) = &self.smtp_url else { return Ok(None) };
+        let r = &self.reminders;
+        let domain = r
+            .mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map_or_else(|_| "care-hub.local".into(), |m| m.email.domain().to_owned());
+        crate::mail::Mailer::from_url(url.expose_secret(), &r.mail_from, &domain, r.smtp_timeout).map(Some)
     }
 
     #[must_use]

@@ -96,10 +96,12 @@ impl Db {
             ))
             .await?;
             Migrator::up(&tx, None).await?;
+            seed_calendar(&tx).await?;
             tx.commit().await
         } else {
             let tx = self.begin_write().await?;
             Migrator::up(&*tx, None).await?;
+            seed_calendar(&*tx).await?;
             tx.commit().await
         }
     }
@@ -185,6 +187,11 @@ impl ConnectionTrait for WriteTx {
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
         self.inner().query_all_raw(stmt).await
     }
+}
+
+/// The bank-holiday calendar shipped with the release fills an empty table.
+async fn seed_calendar(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    crate::obligations::holidays::seed_if_empty(db).await.map(|_| ()).map_err(|e| DbErr::Custom(e.to_string()))
 }
 
 /// Writes `changes` to row `id` only while it still has `version`: the optimistic lock behind

@@ -46,7 +46,7 @@ const OFFENCES: [(OffenceGroup, Option<PriorityFlag>, Relationship, LocationType
 ];
 
 /// Loads the demo set unless it is already there; returns how many demo victims exist.
-pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<usize> {
+pub async fn seed(db: &Db, cfg: &crate::config::ReminderConfig, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let system = Actor { id: "demo-loader".into(), ..Actor::default() };
     let loader = |team: &str| Principal::service("demo-loader", Role::Supervisor, Some(team));
     if agencies::Entity::find().filter(agencies::Column::Code.eq(DEMO_FORCE)).one(db.read()).await?.is_none() {
@@ -82,7 +82,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<usize> {
         }
         for i in 0..GIVEN.len() {
             let team = if i % 4 == 3 { "south-hub" } else { DEMO_TEAM };
-            seed_victim(db, &loader(team), team, i, now).await?;
+            seed_victim(db, &loader(team), team, i, cfg, now).await?;
         }
     }
     let count =
@@ -90,7 +90,14 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<usize> {
     Ok(count)
 }
 
-async fn seed_victim(db: &Db, loader: &Principal, team: &str, i: usize, now: DateTime<Utc>) -> anyhow::Result<()> {
+async fn seed_victim(
+    db: &Db,
+    loader: &Principal,
+    team: &str,
+    i: usize,
+    cfg: &crate::config::ReminderConfig,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let dob = NaiveDate::from_ymd_opt(1960 + (i as i32 * 3) % 45, 1 + (i as u32 % 12), 1 + (i as u32 * 7) % 28)
         .expect("date");
     let input = VictimInput {
@@ -112,7 +119,8 @@ async fn seed_victim(db: &Db, loader: &Principal, team: &str, i: usize, now: Dat
         ..VictimInput::default()
     };
     let victim =
-        crate::victims::service::create(db, loader, &input, &CreateParams { allow_duplicate: Some(true) }, now).await?;
+        crate::victims::service::create(db, loader, &input, &CreateParams { allow_duplicate: Some(true) }, cfg, now)
+            .await?;
     let (offence, flag, relationship, location) = OFFENCES[i % OFFENCES.len()];
     let reported = now.date_naive() - Duration::days(10 + 17 * i as i64);
     let case = CaseInput {
@@ -133,6 +141,6 @@ async fn seed_victim(db: &Db, loader: &Principal, team: &str, i: usize, now: Dat
             value: format!("CRN-DEMO-{:05}", 100 + i),
         }]),
     };
-    crate::cases::service::create(db, loader, &victim.hub_ref, &case, now).await?;
+    crate::cases::service::create(db, loader, &victim.hub_ref, &case, cfg, now).await?;
     Ok(())
 }

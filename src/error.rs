@@ -134,6 +134,15 @@ impl AppError {
         Self::new(StatusCode::BAD_REQUEST, code, "The request is malformed", detail)
     }
 
+    /// 400 for one query parameter.
+    #[must_use]
+    pub fn invalid_query(name: &str, code: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut e = Self::bad_request("invalid-query", format!("{name}: {message}"));
+        e.errors.push(FieldError::at(FieldLocation::Query, name, code, message));
+        e
+    }
+
     #[must_use]
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", what)

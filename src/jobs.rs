@@ -26,6 +26,44 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             })
         })?)
         .await?;
+    let scan_state = state.clone();
+    scheduler
+        .add(Job::new_async_tz(state.config.reminders.scan_schedule.as_str(), London, move |_, _| {
+            let state = scan_state.clone();
+            Box::pin(async move { due_scan(&state).await })
+        })?)
+        .await?;
     scheduler.start().await?;
+    // What fell due while the service was down is queued now, not at the next tick.
+    let startup = state.clone();
+    tokio::spawn(async move { due_scan(&startup).await });
+    if let Some(mailer) = &state.mailer {
+        tokio::spawn(crate::reminders::dispatch::run_forever(
+            state.db.clone(),
+            mailer.clone(),
+            state.config.reminders.clone(),
+            state.clock.clone(),
+            state.dispatch_nudge.clone(),
+        ));
+    } else {
+        tracing::info!("email is disabled: reminders are queued in the outbox but not sent");
+    }
     Ok(scheduler)
+}
+
+async fn due_scan(state: &AppState) {
+    let cfg = &state.config.reminders;
+    match crate::reminders::scan::run(&state.db, cfg, &state.config.public_url, state.clock.now()).await {
+        Ok(r) => {
+            tracing::info!(
+                overdue = r.overdue_victims,
+                breached = r.breached_obligations,
+                escalations = r.escalations_queued,
+                digests = r.digests_queued,
+                "due scan done"
+            );
+            state.dispatch_nudge.notify_one();
+        }
+        Err(e) => tracing::error!(error = %e, "due scan failed; the next tick tries again"),
+    }
 }

@@ -229,3 +229,66 @@ vocab! {
     /// How an audited action ended.
     AuditOutcome { Success, Failure }
 }
+
+vocab! {
+    /// Who started a contact.
+    ContactDirection { Outbound, Inbound }
+}
+
+vocab! {
+    /// How a contact or attempt ended. Only `reached` counts as an update.
+    ContactOutcome { Reached, AttemptedNoAnswer, LeftMessage, UnsafeToContact }
+}
+
+vocab! {
+    /// What a contact was for.
+    ContactKind { RoutineUpdate, KeyDecision, NeedsReview, Other }
+}
+
+vocab! {
+    /// Whether routine updates are being chased for a victim.
+    ContactState {
+        Active,
+        /// Contact is unsafe; suspended until a review date.
+        Suspended,
+        /// The victim opted out of routine updates.
+        OptedOut,
+        /// Every case the victim is on is closed (or the record was merged or anonymised).
+        Closed,
+    }
+}
+
+vocab! {
+    /// Where a victim's next routine update stands today.
+    UpdateStatus { OnTrack, DueSoon, Overdue, Suspended, OptedOut, Closed }
+}
+
+vocab! {
+    /// A Victims' Code obligation to inform the victim.
+    ObligationStatus {
+        Open,
+        /// A reached contact discharged it (on time or late).
+        Discharged,
+        /// Not owed: the victim opted out of these updates.
+        Waived,
+        /// The triggering event was retracted.
+        Cancelled,
+    }
+}
+
+vocab! {
+    /// When a deadline's clock starts: at the event, or when the responsible agency received it.
+    ClockStarts { Event, Receipt }
+}
+
+vocab! {
+    /// Where a notification is in the outbox.
+    OutboxStatus {
+        Pending,
+        /// Claimed by a dispatcher until its lease runs out.
+        Sending,
+        Sent,
+        /// Parked after too many attempts or a permanent refusal; an admin can retry it.
+        Failed,
+    }
+}

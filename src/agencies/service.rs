@@ -40,6 +40,15 @@ pub async fn get(db: &impl ConnectionTrait, code: &str) -> AppResult<agencies::M
         .ok_or_else(|| AppError::not_found(format!("no agency has code {code}")))
 }
 
+/// An agency a body field names, which must exist and be active: 422 at `pointer` otherwise.
+pub async fn require_active(db: &impl ConnectionTrait, code: &str, pointer: &str) -> AppResult<agencies::Model> {
+    match agencies::Entity::find().filter(agencies::Column::Code.eq(code)).one(db).await? {
+        Some(a) if a.active => Ok(a),
+        Some(_) => Err(AppError::invalid_field(pointer, "inactive_agency", format!("agency {code} is inactive"))),
+        None => Err(AppError::invalid_field(pointer, "unknown_agency", format!("no agency has code {code}"))),
+    }
+}
+
 /// Checks an agency's fields; `own_code` is set when editing an existing agency.
 async fn check(db: &impl ConnectionTrait, input: &AgencyInput, own_code: Option<&str>) -> AppResult<AgencyInput> {
     let mut c = Checks::new();

@@ -31,7 +31,7 @@ pub async fn create(
     AppPath(hub_ref): AppPath<String>,
     AppJson(input): AppJson<CaseInput>,
 ) -> AppResult<Response> {
-    let case = service::create(&state.db, &user, &hub_ref, &input, state.clock.now()).await?;
+    let case = service::create(&state.db, &user, &hub_ref, &input, &state.config.reminders, state.clock.now()).await?;
     let body = service::view(state.db.read(), &case).await?;
     Ok(created(&location(case.id), Some(case.version), &body))
 }
@@ -70,7 +70,16 @@ pub async fn patch(
     if_match: IfMatch,
     patch: MergePatch,
 ) -> AppResult<Response> {
-    let case = service::patch(&state.db, &user, parse_uuid("id", &id)?, &if_match, &patch, state.clock.now()).await?;
+    let case = service::patch(
+        &state.db,
+        &user,
+        parse_uuid("id", &id)?,
+        &if_match,
+        &patch,
+        &state.config.reminders,
+        state.clock.now(),
+    )
+    .await?;
     Ok(with_etag(case.version, &service::view(state.db.read(), &case).await?))
 }
 
@@ -89,7 +98,7 @@ pub async fn link_victim(
     AppJson(req): AppJson<LinkVictim>,
 ) -> AppResult<Response> {
     let id = parse_uuid("id", &id)?;
-    let victim = service::link_victim(&state.db, &user, id, &req, state.clock.now()).await?;
+    let victim = service::link_victim(&state.db, &user, id, &req, &state.config.reminders, state.clock.now()).await?;
     let link = service::link_of(state.db.read(), id, &victim.hub_ref).await?;
     Ok(created(&format!("{}/victims/{}", location(id), victim.hub_ref), None, &link))
 }
@@ -121,7 +130,15 @@ pub async fn unlink_victim(
     user: Principal,
     AppPath((id, hub_ref)): AppPath<(String, String)>,
 ) -> AppResult<Response> {
-    service::unlink_victim(&state.db, &user, parse_uuid("id", &id)?, &hub_ref, state.clock.now()).await?;
+    service::unlink_victim(
+        &state.db,
+        &user,
+        parse_uuid("id", &id)?,
+        &hub_ref,
+        &state.config.reminders,
+        state.clock.now(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -9,6 +9,7 @@ use crate::agencies::references::{self, Owner};
 use crate::audit::{self, Actor, AuditSink, Event};
 use crate::auth::Principal;
 use crate::auth::access::{self, Access};
+use crate::contacts::schedule;
 use crate::db::{Db, update_if_version};
 use crate::entities::cases::PriorityFlags;
 use crate::entities::{agencies, agency_references, case_victims, cases, victims};
@@ -238,6 +239,7 @@ pub async fn create(
     user: &Principal,
     raw_ref: &str,
     input: &CaseInput,
+    cfg: &crate::config::ReminderConfig,
     now: DateTime<Utc>,
 ) -> AppResult<cases::Model> {
     let tx = db.begin_write().await?;
@@ -273,6 +275,7 @@ pub async fn create(
     link(&tx, created.id, victim.id, input.role.unwrap_or(CaseRole::Victim), &user.sub, now).await?;
     references::insert(&tx, Owner::Case(created.id), &refs, &user.sub, now).await?;
     audit_change(&tx, user, created.id, AuditAction::Create, CASE_FIELDS, now).await?;
+    schedule::refresh(&tx, victim.id, cfg, now).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -303,6 +306,7 @@ pub async fn patch(
     id: Uuid,
     if_match: &IfMatch,
     patch: &MergePatch,
+    cfg: &crate::config::ReminderConfig,
     now: DateTime<Utc>,
 ) -> AppResult<cases::Model> {
     let tx = db.begin_write().await?;
@@ -323,6 +327,7 @@ pub async fn patch(
     update_if_version::<cases::Entity>(&tx, changes, (cases::Column::Id, id), (cases::Column::Version, version))
         .await?;
     audit_change(&tx, user, id, AuditAction::Update, patch.0.keys().cloned(), now).await?;
+    schedule::refresh_case(&tx, id, cfg, now).await?;
     tx.commit().await?;
     Ok(updated)
 }
@@ -333,6 +338,7 @@ pub async fn link_victim(
     user: &Principal,
     id: Uuid,
     req: &LinkVictim,
+    cfg: &crate::config::ReminderConfig,
     now: DateTime<Utc>,
 ) -> AppResult<victims::Model> {
     let tx = db.begin_write().await?;
@@ -348,6 +354,7 @@ pub async fn link_victim(
     }
     link(&tx, id, victim.id, req.role.unwrap_or(CaseRole::Victim), &user.sub, now).await?;
     audit_change(&tx, user, id, AuditAction::Update, ["victims"], now).await?;
+    schedule::refresh(&tx, victim.id, cfg, now).await?;
     tx.commit().await?;
     Ok(victim)
 }
@@ -395,7 +402,14 @@ pub async fn link_of(db: &impl ConnectionTrait, id: Uuid, hub_ref: &str) -> AppR
 }
 
 /// Unlinks a victim; a case keeps at least one.
-pub async fn unlink_victim(db: &Db, user: &Principal, id: Uuid, raw_ref: &str, now: DateTime<Utc>) -> AppResult<()> {
+pub async fn unlink_victim(
+    db: &Db,
+    user: &Principal,
+    id: Uuid,
+    raw_ref: &str,
+    cfg: &crate::config::ReminderConfig,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     let tx = db.begin_write().await?;
     load_for_write(&tx, user, id).await?;
     let link = find_link(&tx, id, raw_ref).await?;
@@ -406,6 +420,7 @@ pub async fn unlink_victim(db: &Db, user: &Principal, id: Uuid, raw_ref: &str, n
     let victim_id = people.iter().find(|(_, v)| v.hub_ref == link.hub_ref).map(|(_, v)| v.id).expect("found above");
     audit_change(&tx, user, id, AuditAction::Update, ["victims"], now).await?;
     case_victims::Entity::delete_by_id((id, victim_id)).exec(&tx).await?;
+    schedule::refresh(&tx, victim_id, cfg, now).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -12,25 +12,30 @@ use super::service::load_for_write;
 use crate::audit::{self, Actor, Event};
 use crate::auth::Principal;
 use crate::auth::access;
+use crate::contacts::schedule;
 use crate::db::Db;
-use crate::entities::{agency_references, case_victims, victim_merges, victims};
+use crate::entities::{agency_references, case_victims, contact_plans, contacts, obligations, victim_merges, victims};
 use crate::error::{AppError, AppResult};
 use crate::validate::Checks;
 use crate::vocab::{AuditAction, Role};
 
 /// Every table with a `victim_id` column, and how a merge treats it. A test checks this list
 /// against the schema so a new table cannot be forgotten.
-pub const VICTIM_TABLES: &[&str] = &["agency_references", "case_victims"];
+/// `contact_plans` moves only when the survivor has no plan of its own.
+pub const VICTIM_TABLES: &[&str] = &["agency_references", "case_victims", "contacts", "obligations", "contact_plans"];
 
 /// Tables with a `victim_id` that a merge leaves alone, and why.
-pub const UNMOVED_VICTIM_TABLES: &[(&str, &str)] =
-    &[("audit_events", "append-only; a survivor's history includes its merged records' events through victim_merges")];
+pub const UNMOVED_VICTIM_TABLES: &[(&str, &str)] = &[
+    ("audit_events", "append-only; a survivor's history includes its merged records' events through victim_merges"),
+    ("contact_schedule", "derived: recomputed for both records (the merged one is closed)"),
+];
 
 pub async fn merge(
     db: &Db,
     user: &Principal,
     survivor_ref: &str,
     req: &MergeRequest,
+    cfg: &crate::config::ReminderConfig,
     now: DateTime<Utc>,
 ) -> AppResult<MergeResult> {
     user.require(&[Role::Supervisor])?;
@@ -66,6 +71,7 @@ pub async fn merge(
         .await?
         .rows_affected;
     let moved_cases = move_case_links(&tx, dup.id, survivor.id).await?;
+    move_contact_history(&tx, dup.id, survivor.id).await?;
     // Records merged into the duplicate earlier now point straight at the survivor.
     victims::Entity::update_many()
         .col_expr(victims::Column::MergedIntoId, Expr::value(survivor.id))
@@ -97,12 +103,37 @@ pub async fn merge(
         .resource(&survivor.hub_ref)
         .fields(std::iter::once("merged_refs".to_owned()).chain(filled_fields.iter().cloned()));
     audit::record(&tx, &Actor::from(user), now, event).await?;
+    schedule::refresh(&tx, survivor.id, cfg, now).await?;
+    schedule::refresh(&tx, dup.id, cfg, now).await?;
     let survivor_view = read::read_in(&tx, read::Key::Id(survivor.id))
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("merged survivor vanished")))?
         .view()?;
     tx.commit().await?;
     Ok(MergeResult { survivor: survivor_view, merged_ref: dup.hub_ref, filled_fields, moved_references, moved_cases })
+}
+
+/// Contacts and obligations follow the person; the duplicate's plan moves only when the
+/// survivor has none.
+async fn move_contact_history(db: &impl ConnectionTrait, from: Uuid, to: Uuid) -> AppResult<()> {
+    contacts::Entity::update_many()
+        .col_expr(contacts::Column::VictimId, Expr::value(to))
+        .filter(contacts::Column::VictimId.eq(from))
+        .exec(db)
+        .await?;
+    obligations::Entity::update_many()
+        .col_expr(obligations::Column::VictimId, Expr::value(to))
+        .filter(obligations::Column::VictimId.eq(from))
+        .exec(db)
+        .await?;
+    if contact_plans::Entity::find_by_id(to).one(db).await?.is_none() {
+        contact_plans::Entity::update_many()
+            .col_expr(contact_plans::Column::VictimId, Expr::value(to))
+            .filter(contact_plans::Column::VictimId.eq(from))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Moves the duplicate's case links to the survivor; where both were linked to a case, the

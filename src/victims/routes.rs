@@ -64,7 +64,7 @@ pub async fn create(
     AppQuery(params): AppQuery<CreateParams>,
     AppJson(input): AppJson<VictimInput>,
 ) -> AppResult<Response> {
-    let victim = service::create(&state.db, &user, &input, &params, state.clock.now()).await?;
+    let victim = service::create(&state.db, &user, &input, &params, &state.config.reminders, state.clock.now()).await?;
     let record = shown(&state, victim.id).await?;
     Ok(record_response(StatusCode::CREATED, &record, Some(&location(&record.hub_ref))))
 }
@@ -114,7 +114,9 @@ pub async fn patch(
     if_match: IfMatch,
     patch: MergePatch,
 ) -> AppResult<Response> {
-    let victim = service::patch(&state.db, &user, &hub_ref, &if_match, &patch, state.clock.now()).await?;
+    let victim =
+        service::patch(&state.db, &user, &hub_ref, &if_match, &patch, &state.config.reminders, state.clock.now())
+            .await?;
     Ok(record_response(StatusCode::OK, &shown(&state, victim.id).await?, None))
 }
 
@@ -132,7 +134,7 @@ pub async fn merge(
     AppPath(hub_ref): AppPath<String>,
     AppJson(req): AppJson<MergeRequest>,
 ) -> AppResult<Response> {
-    let result = merging::merge(&state.db, &user, &hub_ref, &req, state.clock.now()).await?;
+    let result = merging::merge(&state.db, &user, &hub_ref, &req, &state.config.reminders, state.clock.now()).await?;
     Ok(with_etag(result.survivor.version, &result))
 }
 

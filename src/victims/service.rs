@@ -150,6 +150,7 @@ pub async fn create(
     user: &Principal,
     input: &VictimInput,
     params: &CreateParams,
+    cfg: &crate::config::ReminderConfig,
     now: DateTime<Utc>,
 ) -> AppResult<victims::Model> {
     access::may_write_records(user)?;
@@ -240,6 +241,7 @@ pub async fn create(
         .resource(&created.hub_ref)
         .fields(given_fields(input));
     audit::record(&tx, &Actor::from(user), now, event).await?;
+    crate::contacts::schedule::refresh(&tx, created.id, cfg, now).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -275,6 +277,7 @@ pub async fn patch(
     raw_ref: &str,
     if_match: &IfMatch,
     patch: &MergePatch,
+    cfg: &crate::config::ReminderConfig,
     now: DateTime<Utc>,
 ) -> AppResult<victims::Model> {
     let tx = db.begin_write().await?;
@@ -306,6 +309,7 @@ pub async fn patch(
     let fields: Vec<&String> = patch.0.keys().collect();
     let event = Event::new(AuditAction::Update, "victim").victim(current.id).resource(&current.hub_ref).fields(fields);
     audit::record(&tx, &Actor::from(user), now, event).await?;
+    crate::contacts::schedule::refresh(&tx, current.id, cfg, now).await?;
     tx.commit().await?;
     Ok(updated)
 }

@@ -77,6 +77,23 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("post", "/api/v1/cases/{id}/agency-references", "201 404 201 404 403 403 403 403 403"),
     ("get", "/api/v1/cases/{id}/agency-references/{ref_id}", "200 404 200 404 200 404 403 403 200"),
     ("delete", "/api/v1/cases/{id}/agency-references/{ref_id}", "204 404 204 404 403 403 403 403 403"),
+    ("get", "/api/v1/victims/{ref}/contacts", "200 404 200 404 404 404 403 403 200"),
+    ("post", "/api/v1/victims/{ref}/contacts", "201 404 201 404 403 403 403 403 403"),
+    ("get", "/api/v1/victims/{ref}/contact-plan", "200 404 200 404 404 404 403 403 200"),
+    ("put", "/api/v1/victims/{ref}/contact-plan", "200 404 200 404 403 403 403 403 403"),
+    ("post", "/api/v1/victims/{ref}/key-events", "201 404 201 404 403 403 403 403 403"),
+    ("get", "/api/v1/victims/{ref}/obligations", "200 404 200 404 404 404 403 403 200"),
+    ("get", "/api/v1/me/due-work", "200 200 200 200 403 403 403 403 403"),
+    ("get", "/api/v1/obligation-rules", "200 200 200 200 200 200 200 200 200"),
+    ("post", "/api/v1/obligation-rules", "403 403 403 403 403 403 403 201 201"),
+    ("get", "/api/v1/obligation-rules/{code}", "200 200 200 200 200 200 200 200 200"),
+    ("patch", "/api/v1/obligation-rules/{code}", "403 403 403 403 403 403 403 200 200"),
+    ("get", "/api/v1/bank-holidays", "200 200 200 200 200 200 200 200 200"),
+    ("put", "/api/v1/bank-holidays", "403 403 403 403 403 403 403 200 200"),
+    ("get", "/api/v1/outbox", "403 403 403 403 403 403 403 200 200"),
+    ("post", "/api/v1/outbox/{id}/retry", "403 403 403 403 403 403 403 200 200"),
+    ("post", "/api/v1/reminders/runs", "403 403 403 403 403 403 403 200 200"),
+    ("get", "/api/v1/reports/contact-compliance", "403 403 200 200 403 403 200 200 200"),
 ];
 
 /// Fresh objects for one call: a victim of the caller-under-test's "own" team linked to
@@ -173,6 +190,8 @@ async fn request_for(app: &TestApp, method: &str, path: &str, f: &Fixture) -> (S
         .replace("/agency-references/{id}", &format!("/agency-references/{}", f.victim_ref_id))
         .replace("{ref_id}", &f.case_ref_id)
         .replace("/users/{id}", &format!("/users/{}", f.user_id))
+        .replace("/outbox/{id}", &format!("/outbox/{}", failed_notification(app).await))
+        .replace("/obligation-rules/{code}", "/obligation-rules/R6_ARREST")
         .replace("{id}", &f.case_id)
         .replace("{class}", "victim_record")
         .replace("/teams/{code}", &format!("/teams/{}", f.team))
@@ -224,9 +243,57 @@ async fn request_for(app: &TestApp, method: &str, path: &str, f: &Fixture) -> (S
         ("post", "/api/v1/cases/{id}/agency-references") => Some(
             json!({"agency": FORCE, "type": "crime_reference", "value": format!("MX-C-{}", uuid::Uuid::new_v4().simple())}),
         ),
+        ("post", "/api/v1/victims/{ref}/contacts") => Some(
+            json!({"occurred_at": "2026-11-13T10:00:00Z", "channel": "phone", "outcome": "reached", "kind": "routine_update"}),
+        ),
+        ("put", "/api/v1/victims/{ref}/contact-plan") => Some(json!({"interval_days": 14})),
+        ("post", "/api/v1/victims/{ref}/key-events") => {
+            Some(json!({"event": "arrest", "occurred_at": "2026-11-13T10:00:00Z"}))
+        }
+        ("post", "/api/v1/obligation-rules") => Some(json!({
+            "code": format!("MX_{}", &uuid::Uuid::new_v4().simple().to_string()[..8].to_uppercase()),
+            "code_ref": "R6", "trigger_event": "matrix_event", "description": "Matrix rule",
+            "responsible": "police_force", "working_days_standard": 5, "working_days_enhanced": 1,
+            "clock_starts": "event", "key_decision": true, "active": true
+        })),
+        ("patch", "/api/v1/obligation-rules/{code}") => {
+            Some(json!({"description": "Tell the victim a suspect was arrested"}))
+        }
+        ("put", "/api/v1/bank-holidays") => Some(json!({
+            "division": "england-and-wales",
+            "events": [{"date": "2026-12-25", "title": "Christmas Day"}, {"date": "2026-12-28", "title": "Boxing Day"}]
+        })),
+        ("post", "/api/v1/reminders/runs") => Some(json!({})),
         _ => None,
     };
     (url, body)
+}
+
+/// A notification parked as failed, for the retry endpoint.
+async fn failed_notification(app: &TestApp) -> uuid::Uuid {
+    use sea_orm::{ActiveModelTrait, Set};
+    let id = uuid::Uuid::now_v7();
+    let tx = app.state.db.begin_write().await.unwrap();
+    care_hub::entities::outbox::ActiveModel {
+        id: Set(id),
+        dedupe_key: Set(format!("matrix|{id}")),
+        kind: Set("daily_digest".into()),
+        recipient: Set("someone@hub.example".into()),
+        subject: Set("s".into()),
+        body: Set("b".into()),
+        status: Set(care_hub::vocab::OutboxStatus::Failed),
+        attempts: Set(8),
+        next_attempt_at: Set(start_time()),
+        lease_until: Set(None),
+        last_error: Set(Some("550 no such user".into())),
+        created_at: Set(start_time()),
+        sent_at: Set(None),
+    }
+    .insert(&*tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
 }
 
 db_test!(every_operation_answers_every_caller_as_the_matrix_says, |app: TestApp| async move {
@@ -272,7 +339,7 @@ db_test!(every_operation_answers_every_caller_as_the_matrix_says, |app: TestApp|
             if let Some(r) = reason {
                 req = req.header("x-access-reason", r);
             }
-            if *method == "patch" {
+            if *method == "patch" || *method == "put" {
                 // The current version, as the caller would have read it.
                 let current = app.get_with_reason(&app.admin(), &url, "matrix: read the version").await;
                 let version = current.header("etag").map_or_else(|| "\"1\"".to_owned(), str::to_owned);

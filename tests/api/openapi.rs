@@ -151,12 +151,29 @@ db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move
         let url = path
             .replace("{ref}", &hub_ref)
             .replace("{id}", id)
-            .replace("{code}", if path.contains("teams") { TEAM } else { "EXAMPLE-POLICE" })
+            .replace(
+                "{code}",
+                if path.contains("teams") {
+                    TEAM
+                } else if path.contains("obligation-rules") {
+                    "R6_ARREST"
+                } else {
+                    "EXAMPLE-POLICE"
+                },
+            )
             .replace("{class}", "victim_record");
         let token = match path.as_str() {
-            p if ["/api/v1/agencies", "/api/v1/teams", "/api/v1/users", "/api/v1/retention"]
-                .iter()
-                .any(|a| p.starts_with(a)) =>
+            p if [
+                "/api/v1/agencies",
+                "/api/v1/teams",
+                "/api/v1/users",
+                "/api/v1/retention",
+                "/api/v1/obligation-rules",
+                "/api/v1/bank-holidays",
+                "/api/v1/reminders",
+            ]
+            .iter()
+            .any(|a| p.starts_with(a)) =>
             {
                 admin.clone()
             }
@@ -172,6 +189,13 @@ db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move
             .uri(&url)
             .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json");
+        if method == "put" {
+            // A versioned resource names its version; a first version is "0".
+            let current = app.get(&token, &url).await;
+            if let Some(etag) = current.header("etag") {
+                req = req.header("if-match", etag.to_owned());
+            }
+        }
         if method == "patch" {
             let current = app.get(&token, &url).await;
             assert!(

@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tower::ServiceExt;
 
+pub mod smtp;
+
 pub const TEAM: &str = "north-hub";
 pub const OTHER_TEAM: &str = "south-hub";
 pub const FORCE: &str = "TEST-POLICE";
