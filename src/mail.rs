@@ -138,8 +138,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn message_id_is_the_uuid_at_the_domain() {
+    // With connection pooling the transport starts a task, so it needs a runtime.
+    #[tokio::test]
+    async fn message_id_is_the_uuid_at_the_domain() {
         let id = Uuid::parse_str("3f2a6c1e-0000-4000-8000-000000000001").unwrap();
         assert_eq!(message_id_for(id, "care-hub.local"), "3f2a6c1e-0000-4000-8000-000000000001@care-hub.local");
         assert_eq!(mailer().message_id(id), message_id_for(id, "care-hub.test"));
@@ -177,8 +178,8 @@ mod tests {
         assert!(matches!(err, SendError::Transient(_)), "{err:?}");
     }
 
-    #[test]
-    fn bad_configuration_is_refused_up_front() {
+    #[tokio::test]
+    async fn bad_configuration_is_refused_up_front() {
         let t = Duration::from_secs(1);
         assert!(Mailer::from_url("http://x", "a@b.c", "d", t).is_err());
         assert!(Mailer::from_url("smtp://x", "nobody", "d", t).is_err());
