@@ -246,6 +246,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db.migrate().await.context("cannot apply database migrations")?;
             let r = &config.reminders;
             if !dispatch_only {
+                crate::contacts::schedule::backfill(&db, r, SystemClock.now()).await.map_err(describe)?;
                 let report = crate::reminders::scan::run(&db, r, &config.public_url, SystemClock.now())
                     .await
                     .map_err(describe)?;

@@ -36,7 +36,15 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
     scheduler.start().await?;
     // What fell due while the service was down is queued now, not at the next tick.
     let startup = state.clone();
-    tokio::spawn(async move { due_scan(&startup).await });
+    tokio::spawn(async move {
+        let cfg = &startup.config.reminders;
+        match crate::contacts::schedule::backfill(&startup.db, cfg, startup.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(victims = n, "contact schedules created for records that had none"),
+            Err(e) => tracing::error!(error = %e, "cannot create missing contact schedules"),
+        }
+        due_scan(&startup).await;
+    });
     if let Some(mailer) = &state.mailer {
         tokio::spawn(crate::reminders::dispatch::run_forever(
             state.db.clone(),

@@ -162,3 +162,35 @@ pub async fn refresh_case(
     }
     Ok(())
 }
+
+/// Gives every victim without a schedule row one (records created before contact schedules
+/// existed, or loaded by other means); returns how many. Runs at start-up and before on-demand runs.
+pub async fn backfill(db: &crate::db::Db, cfg: &ReminderConfig, now: DateTime<Utc>) -> AppResult<u64> {
+    let mut done = 0;
+    loop {
+        let missing: Vec<Uuid> = victims::Entity::find()
+            .select_only()
+            .column(victims::Column::Id)
+            .filter(
+                victims::Column::Id.not_in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(contact_schedule::Column::VictimId)
+                        .from(contact_schedule::Entity)
+                        .to_owned(),
+                ),
+            )
+            .limit(500)
+            .into_tuple()
+            .all(db.read())
+            .await?;
+        if missing.is_empty() {
+            return Ok(done);
+        }
+        let tx = db.begin_write().await?;
+        for id in &missing {
+            refresh(&tx, *id, cfg, now).await?;
+        }
+        tx.commit().await?;
+        done += missing.len() as u64;
+    }
+}

@@ -452,3 +452,16 @@ db_test!(contact_compliance_report_counts_on_time_updates_and_deadlines, |app: T
     let other = format!("{url}&team={OTHER_TEAM}");
     assert_eq!(app.get(&app.supervisor(), &other).await.status, StatusCode::FORBIDDEN);
 });
+
+db_test!(records_without_a_schedule_get_one_before_reminders_run, |app: TestApp| async move {
+    use sea_orm::EntityTrait;
+    let hub = new_victim(&app, json!({})).await;
+    // As for a record created before contact schedules existed.
+    let tx = app.state.db.begin_write().await.unwrap();
+    care_hub::entities::contact_schedule::Entity::delete_many().exec(&*tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let cfg = &app.state.config.reminders;
+    assert_eq!(care_hub::contacts::schedule::backfill(&app.state.db, cfg, app.clock.now_utc()).await.unwrap(), 1);
+    assert_eq!(care_hub::contacts::schedule::backfill(&app.state.db, cfg, app.clock.now_utc()).await.unwrap(), 0);
+    assert_eq!(plan(&app, &hub).await.body["next_due_on"], "2026-12-14");
+});
