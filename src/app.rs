@@ -76,6 +76,8 @@ fn areas() -> OpenApiRouter<AppState> {
         .merge(crate::obligations::router())
         .merge(crate::reminders::router())
         .merge(crate::reports::router())
+        .merge(crate::journeys::router())
+        .merge(crate::withdrawals::router())
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and committed as `api-spec/openapi.yaml`.

@@ -71,6 +71,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RemindersCommand,
     },
+    /// Journeys derived from agency events.
+    Journeys {
+        #[command(subcommand)]
+        command: JourneysCommand,
+    },
     /// The bank-holiday calendar working-day deadlines are counted on.
     Holidays {
         #[command(subcommand)]
@@ -89,6 +94,12 @@ pub enum RemindersCommand {
         #[arg(long)]
         dispatch_only: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JourneysCommand {
+    /// Recompute every journey from its events (the same derivation as when each event lands).
+    Rebuild,
 }
 
 #[derive(Subcommand, Debug)]
@@ -285,6 +296,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tx.commit().await?;
             let range = calendar.coverage().map_or_else(String::new, |(a, b)| format!(" covering {a} to {b}"));
             println!("{n} bank holidays imported{range}");
+            db.close().await;
+            Ok(())
+        }
+        Command::Journeys { command: JourneysCommand::Rebuild } => {
+            let config = Config::from_env()?;
+            init_logging(config.log_format);
+            let db = connect(&config).await?;
+            db.migrate().await.context("cannot apply database migrations")?;
+            let started = std::time::Instant::now();
+            let n = crate::journeys::service::rebuild(&db, SystemClock.now()).await.map_err(describe)?;
+            println!("rebuilt the journeys of {n} cases in {:.1}s", started.elapsed().as_secs_f64());
             db.close().await;
             Ok(())
         }

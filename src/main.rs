@@ -4,7 +4,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = care_hub::cli::Cli::parse();
-    match care_hub::cli::run(cli).await {
+    match Box::pin(care_hub::cli::run(cli)).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("care-hub: {err:#}");

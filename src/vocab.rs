@@ -292,3 +292,45 @@ vocab! {
         Failed,
     }
 }
+
+vocab! {
+    /// Where an agency event stands.
+    EventStatus {
+        /// Attached to a case and counted in its journeys.
+        Linked,
+        /// Matched no case: waiting in the linkage queue.
+        Unlinked,
+        /// Withdrawn by its agency.
+        Retracted,
+        /// Replaced by a corrected event.
+        Superseded,
+    }
+}
+
+vocab! {
+    /// Why a victim withdrew support (themes from the MOPAC attrition review; DOMAIN.md §3.1).
+    WithdrawalReason {
+        FearOfSuspectOrReprisal,
+        PressureOrCoercion,
+        LackOfUpdates,
+        Delay,
+        NotBelievedOrPoorlyTreated,
+        IntrusiveRequestsForPersonalData,
+        ReconciledWithSuspect,
+        WantedItOnRecordOnly,
+        PracticalBarriers,
+        Wellbeing,
+        SupportNotInPlace,
+        Other,
+    }
+}
+
+vocab! {
+    /// What shows the victim withdrew.
+    EvidenceType { WithdrawalStatement, BodyWornVideo, RecordedCall, EmailOrLetterFromVictim }
+}
+
+vocab! {
+    /// A supervisor's review of a withdrawal record.
+    WithdrawalStatus { Pending, Approved, Rejected }
+}

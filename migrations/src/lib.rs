@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_foundation;
 mod m20261122_000002_access_audit;
 mod m20261122_000003_contact;
+mod m20261122_000004_journeys;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_access_audit::Migration),
             Box::new(m20261122_000003_contact::Migration),
+            Box::new(m20261122_000004_journeys::Migration),
         ]
     }
 }

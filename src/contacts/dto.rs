@@ -147,6 +147,8 @@ pub struct PlanView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DueKind {
+    /// An outcome says the victim does not support action, and nobody has evidenced it: contact them.
+    UnevidencedWithdrawal,
     UpdateOverdue,
     ObligationOverdue,
     ObligationDue,

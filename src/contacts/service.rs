@@ -19,7 +19,9 @@ use crate::auth::access::Access;
 use crate::clock::london_date;
 use crate::config::ReminderConfig;
 use crate::db::Db;
-use crate::entities::{case_victims, contact_plans, contact_schedule, contacts, obligations, users, victims};
+use crate::entities::{
+    case_victims, contact_plans, contact_schedule, contacts, obligations, users, victims, withdrawal_flags,
+};
 use crate::error::{AppError, AppResult};
 use crate::http::{IfMatch, Page, PageParams, cursor_for};
 use crate::obligations::service as obligation_service;
@@ -363,13 +365,8 @@ pub async fn due_work(
         .into_tuple()
         .all(db)
         .await?;
-    let caseload = contact_schedule::Entity::find()
-        .select_only()
-        .column(contact_schedule::Column::VictimId)
-        .filter(contact_schedule::Column::TeamCode.eq(team.as_str()))
-        .filter(whose)
-        .filter(contact_schedule::Column::State.ne(ContactState::Closed))
-        .into_query();
+    let whose_again = whose.clone();
+    let caseload = caseload_query(team.as_str(), whose);
     let open: Vec<obligations::Model> = obligations::Entity::find()
         .filter(obligations::Column::Status.eq(ObligationStatus::Open))
         .filter(obligations::Column::VictimId.in_subquery(caseload))
@@ -377,8 +374,21 @@ pub async fn due_work(
         .limit(limit)
         .all(db)
         .await?;
+    let flags: Vec<(Uuid, Uuid, DateTime<Utc>)> = withdrawal_flags::Entity::find()
+        .select_only()
+        .columns([
+            withdrawal_flags::Column::VictimId,
+            withdrawal_flags::Column::CaseId,
+            withdrawal_flags::Column::RaisedAt,
+        ])
+        .filter(withdrawal_flags::Column::ClearedAt.is_null())
+        .filter(withdrawal_flags::Column::VictimId.in_subquery(caseload_query(team.as_str(), whose_again)))
+        .into_tuple()
+        .all(db)
+        .await?;
     let rules = obligation_service::rule_descriptions(db).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).chain(open.iter().map(|o| o.victim_id)).collect();
+    let ids: Vec<Uuid> =
+        rows.iter().map(|r| r.0).chain(open.iter().map(|o| o.victim_id)).chain(flags.iter().map(|f| f.0)).collect();
     let refs = hub_refs(db, ids).await?;
     let mut items: Vec<DueItem> = Vec::new();
     for (victim_id, state, due) in rows {
@@ -398,6 +408,20 @@ pub async fn due_work(
             description: None,
         });
     }
+    for (victim_id, case_id, raised_at) in flags {
+        let raised = london_date(raised_at);
+        items.push(DueItem {
+            kind: DueKind::UnevidencedWithdrawal,
+            hub_ref: refs.get(&victim_id).cloned().unwrap_or_default(),
+            due_on: raised,
+            days_overdue: (today - raised).num_days(),
+            obligation_id: None,
+            rule: None,
+            description: Some(format!(
+                "case {case_id}: outcome says the victim does not support action; no evidenced withdrawal"
+            )),
+        });
+    }
     for o in open {
         items.push(DueItem {
             kind: if o.due_on < today { DueKind::ObligationOverdue } else { DueKind::ObligationDue },
@@ -414,6 +438,17 @@ pub async fn due_work(
     let event = Event::new(AuditAction::Read, "due_work").subjects(refs.keys().copied()).fields(["hub_ref", "due_on"]);
     audit.record(Actor::from(user), event, now).await?;
     Ok(items)
+}
+
+/// The victims of a caseload (the team's, narrowed by `whose`) that are still being worked.
+fn caseload_query(team: &str, whose: Condition) -> sea_orm::sea_query::SelectStatement {
+    contact_schedule::Entity::find()
+        .select_only()
+        .column(contact_schedule::Column::VictimId)
+        .filter(contact_schedule::Column::TeamCode.eq(team))
+        .filter(whose)
+        .filter(contact_schedule::Column::State.ne(ContactState::Closed))
+        .into_query()
 }
 
 pub async fn hub_refs(

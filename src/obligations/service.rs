@@ -384,3 +384,14 @@ pub async fn discharge(
     }
     Ok(())
 }
+
+/// Obligations a retracted event started are no longer owed (open ones only; history stays).
+pub async fn cancel_for_source(db: &impl ConnectionTrait, source_key: &str) -> AppResult<u64> {
+    Ok(obligations::Entity::update_many()
+        .col_expr(obligations::Column::Status, ObligationStatus::Cancelled.as_str().into())
+        .filter(obligations::Column::SourceKey.eq(source_key))
+        .filter(obligations::Column::Status.eq(ObligationStatus::Open))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

@@ -2,7 +2,9 @@
 //! reference keeps resolving to the survivor.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use super::dto::{MergeRequest, MergeResult};
@@ -14,7 +16,9 @@ use crate::auth::Principal;
 use crate::auth::access;
 use crate::contacts::schedule;
 use crate::db::Db;
-use crate::entities::{agency_references, case_victims, contact_plans, contacts, obligations, victim_merges, victims};
+use crate::entities::{
+    agency_references, case_victims, contact_plans, contacts, journeys, obligations, victim_merges, victims,
+};
 use crate::error::{AppError, AppResult};
 use crate::validate::Checks;
 use crate::vocab::{AuditAction, Role};
@@ -22,12 +26,22 @@ use crate::vocab::{AuditAction, Role};
 /// Every table with a `victim_id` column, and how a merge treats it. A test checks this list
 /// against the schema so a new table cannot be forgotten.
 /// `contact_plans` moves only when the survivor has no plan of its own.
-pub const VICTIM_TABLES: &[&str] = &["agency_references", "case_victims", "contacts", "obligations", "contact_plans"];
+pub const VICTIM_TABLES: &[&str] = &[
+    "agency_references",
+    "case_victims",
+    "contacts",
+    "obligations",
+    "contact_plans",
+    "journey_events",
+    "withdrawals",
+    "withdrawal_flags",
+];
 
 /// Tables with a `victim_id` that a merge leaves alone, and why.
 pub const UNMOVED_VICTIM_TABLES: &[(&str, &str)] = &[
     ("audit_events", "append-only; a survivor's history includes its merged records' events through victim_merges"),
     ("contact_schedule", "derived: recomputed for both records (the merged one is closed)"),
+    ("journeys", "derived: the duplicate's are dropped and the survivor's cases recomputed"),
 ];
 
 pub async fn merge(
@@ -71,7 +85,7 @@ pub async fn merge(
         .await?
         .rows_affected;
     let moved_cases = move_case_links(&tx, dup.id, survivor.id).await?;
-    move_contact_history(&tx, dup.id, survivor.id).await?;
+    move_contact_history(&tx, dup.id, survivor.id, now).await?;
     // Records merged into the duplicate earlier now point straight at the survivor.
     victims::Entity::update_many()
         .col_expr(victims::Column::MergedIntoId, Expr::value(survivor.id))
@@ -115,7 +129,7 @@ pub async fn merge(
 
 /// Contacts and obligations follow the person; the duplicate's plan moves only when the
 /// survivor has none.
-async fn move_contact_history(db: &impl ConnectionTrait, from: Uuid, to: Uuid) -> AppResult<()> {
+async fn move_contact_history(db: &impl ConnectionTrait, from: Uuid, to: Uuid, now: DateTime<Utc>) -> AppResult<()> {
     contacts::Entity::update_many()
         .col_expr(contacts::Column::VictimId, Expr::value(to))
         .filter(contacts::Column::VictimId.eq(from))
@@ -126,6 +140,30 @@ async fn move_contact_history(db: &impl ConnectionTrait, from: Uuid, to: Uuid) -
         .filter(obligations::Column::VictimId.eq(from))
         .exec(db)
         .await?;
+    for table in ["journey_events", "withdrawals", "withdrawal_flags"] {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                format!("UPDATE {table} SET victim_id = $1 WHERE victim_id = $2")
+            } else {
+                format!("UPDATE {table} SET victim_id = ? WHERE victim_id = ?")
+            },
+            [to.into(), from.into()],
+        ))
+        .await?;
+    }
+    journeys::Entity::delete_many().filter(journeys::Column::VictimId.eq(from)).exec(db).await?;
+    let cases: Vec<Uuid> = case_victims::Entity::find()
+        .select_only()
+        .column(case_victims::Column::CaseId)
+        .filter(case_victims::Column::VictimId.eq(to))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let outcomes = crate::journeys::service::victim_outcomes(db).await?;
+    for case_id in cases {
+        crate::journeys::service::recompute_case(db, case_id, &outcomes, now).await?;
+    }
     if contact_plans::Entity::find_by_id(to).one(db).await?.is_none() {
         contact_plans::Entity::update_many()
             .col_expr(contact_plans::Column::VictimId, Expr::value(to))

@@ -12,6 +12,7 @@ mod bad_input;
 mod cases;
 mod contacts;
 mod health;
+mod journeys;
 mod mail;
 mod matrix;
 mod merge;

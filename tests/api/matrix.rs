@@ -94,6 +94,16 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("post", "/api/v1/outbox/{id}/retry", "403 403 403 403 403 403 403 200 200"),
     ("post", "/api/v1/reminders/runs", "403 403 403 403 403 403 403 200 200"),
     ("get", "/api/v1/reports/contact-compliance", "403 403 200 200 403 403 200 200 200"),
+    ("post", "/api/v1/journey-events", "403 403 403 403 200 403 403 200 200"),
+    ("get", "/api/v1/cases/{id}/journey", "200 404 200 404 200 404 403 403 200"),
+    ("get", "/api/v1/linkage-exceptions", "403 403 200 200 200 200 403 200 200"),
+    ("post", "/api/v1/linkage-exceptions/{id}/resolve", "200 422 200 422 403 403 403 403 403"),
+    ("get", "/api/v1/reference/stages", "200 200 200 200 200 200 200 200 200"),
+    ("get", "/api/v1/reference/outcome-codes", "200 200 200 200 200 200 200 200 200"),
+    ("get", "/api/v1/cases/{id}/withdrawals", "200 404 200 404 404 404 403 403 200"),
+    ("post", "/api/v1/cases/{id}/withdrawals", "201 404 201 404 403 403 403 403 403"),
+    ("post", "/api/v1/withdrawals/{id}/review", "403 403 200 404 403 403 403 403 403"),
+    ("get", "/api/v1/withdrawal-flags", "200 200 200 200 403 403 403 200 200"),
 ];
 
 /// Fresh objects for one call: a victim of the caller-under-test's "own" team linked to
@@ -185,12 +195,25 @@ fn caller_token(app: &TestApp, caller: &str) -> (String, Option<&'static str>) {
 
 /// The concrete URL and body for calling `path` against `f`.
 async fn request_for(app: &TestApp, method: &str, path: &str, f: &Fixture) -> (String, Option<Value>) {
-    let url = path
+    // Objects only some operations need are made only for them.
+    let outbox_id =
+        if path.starts_with("/api/v1/outbox/") { failed_notification(app).await.to_string() } else { String::new() };
+    let event_id =
+        if path.starts_with("/api/v1/linkage-exceptions/") { queued_event(app).await } else { String::new() };
+    let withdrawal_id =
+        if path.starts_with("/api/v1/withdrawals/") { pending_withdrawal(app, f).await } else { String::new() };
+    let template = path
+        .replace("/outbox/{id}", "/outbox/{outbox_id}")
+        .replace("/linkage-exceptions/{id}", "/linkage-exceptions/{event_id}")
+        .replace("/withdrawals/{id}", "/withdrawals/{withdrawal_id}");
+    let url = template
         .replace("{ref}", if path.starts_with("/api/v1/cases/{id}/victims/") { &f.second } else { &f.victim })
         .replace("/agency-references/{id}", &format!("/agency-references/{}", f.victim_ref_id))
         .replace("{ref_id}", &f.case_ref_id)
         .replace("/users/{id}", &format!("/users/{}", f.user_id))
-        .replace("/outbox/{id}", &format!("/outbox/{}", failed_notification(app).await))
+        .replace("{outbox_id}", &outbox_id)
+        .replace("{event_id}", &event_id)
+        .replace("{withdrawal_id}", &withdrawal_id)
         .replace("/obligation-rules/{code}", "/obligation-rules/R6_ARREST")
         .replace("{id}", &f.case_id)
         .replace("{class}", "victim_record")
@@ -264,9 +287,36 @@ async fn request_for(app: &TestApp, method: &str, path: &str, f: &Fixture) -> (S
             "events": [{"date": "2026-12-25", "title": "Christmas Day"}, {"date": "2026-12-28", "title": "Boxing Day"}]
         })),
         ("post", "/api/v1/reminders/runs") => Some(json!({})),
+        ("post", "/api/v1/journey-events") => Some(json!({"events": [{
+            "source_agency": "TEST-CPS", "source_event_id": uuid::Uuid::new_v4().to_string(), "event_type": "CPS_PRECHARGE",
+            "occurred_at": "2026-11-13T10:00:00Z", "case": {"agency": "TEST-CPS", "type": "cps_urn", "value": f.case_urn}
+        }]})),
+        ("post", "/api/v1/linkage-exceptions/{id}/resolve") => Some(json!({"case_id": f.case_id})),
+        ("post", "/api/v1/cases/{id}/withdrawals") => Some(
+            json!({"victim": f.victim, "withdrawn_on": "2026-11-13", "reasons": ["delay"], "confirmed_with_victim": false}),
+        ),
+        ("post", "/api/v1/withdrawals/{id}/review") => Some(json!({"decision": "approved"})),
         _ => None,
     };
     (url, body)
+}
+
+/// An agency event that matched no case.
+async fn queued_event(app: &TestApp) -> String {
+    let e = json!({"events": [{"source_agency": FORCE, "source_event_id": uuid::Uuid::new_v4().to_string(), "event_type": "REPORTED",
+        "occurred_at": "2026-11-01T10:00:00Z", "case": {"agency": FORCE, "type": "crime_reference", "value": "CR-NOWHERE"}}]});
+    let r = app.post(&app.admin(), "/api/v1/journey-events", e).await;
+    r.assert_status(StatusCode::OK);
+    r.body["events"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// A withdrawal awaiting review on the fixture's case.
+async fn pending_withdrawal(app: &TestApp, f: &Fixture) -> String {
+    let r = app
+        .post(&app.caseworker(), &format!("/api/v1/cases/{}/withdrawals", f.case_id), json!({"victim": f.victim, "withdrawn_on": "2026-11-02", "reasons": ["delay"], "confirmed_with_victim": true}))
+        .await;
+    r.assert_status(StatusCode::CREATED);
+    r.body["id"].as_str().unwrap().to_owned()
 }
 
 /// A notification parked as failed, for the retry endpoint.

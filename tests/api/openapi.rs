@@ -106,6 +106,24 @@ fn request_example(spec: &Value, op: &Value) -> Option<Value> {
     schema.get("example").cloned().or_else(|| schema["examples"].get(0).cloned())
 }
 
+/// An agency event that matched no case, waiting in the linkage queue.
+async fn queued_event(app: &TestApp) -> String {
+    let e = json!({"events": [{"source_agency": FORCE, "source_event_id": uuid::Uuid::new_v4().to_string(), "event_type": "REPORTED",
+        "occurred_at": "2026-11-01T10:00:00Z", "case": {"agency": FORCE, "type": "crime_reference", "value": "CR-NOWHERE"}}]});
+    let r = app.post(&app.admin(), "/api/v1/journey-events", e).await;
+    r.assert_status(StatusCode::OK);
+    r.body["events"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// A withdrawal record awaiting review.
+async fn withdrawal(app: &TestApp, case_id: &str, hub_ref: &str) -> String {
+    let r = app
+        .post(&app.caseworker(), &format!("/api/v1/cases/{case_id}/withdrawals"), json!({"victim": hub_ref, "withdrawn_on": "2026-11-02", "reasons": ["delay"], "confirmed_with_victim": true}))
+        .await;
+    r.assert_status(StatusCode::CREATED);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
 db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move {
     let spec = spec();
     let hub_ref = app.any_victim().await;
@@ -145,9 +163,22 @@ db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move
         let example = match path.as_str() {
             p if p.ends_with("/merge") => json!({"duplicate": app.any_victim().await, "reason": example["reason"]}),
             "/api/v1/cases/{id}/victims" => json!({"hub_ref": app.any_victim().await, "role": "victim"}),
+            // A withdrawal names a victim on the case; a queued event is attached to a real case.
+            "/api/v1/cases/{id}/withdrawals" => {
+                let mut e = example;
+                e["victim"] = json!(hub_ref);
+                e
+            }
+            "/api/v1/linkage-exceptions/{id}/resolve" => json!({"case_id": case_id}),
             _ => example,
         };
-        let id = if path.starts_with("/api/v1/users") { alex_id.as_str() } else { case_id.as_str() };
+        let other_id = match path.as_str() {
+            "/api/v1/linkage-exceptions/{id}/resolve" => Some(queued_event(&app).await),
+            "/api/v1/withdrawals/{id}/review" => Some(withdrawal(&app, &case_id, &hub_ref).await),
+            _ => None,
+        };
+        let id =
+            if path.starts_with("/api/v1/users") { alex_id.as_str() } else { other_id.as_deref().unwrap_or(&case_id) };
         let url = path
             .replace("{ref}", &hub_ref)
             .replace("{id}", id)
@@ -171,13 +202,14 @@ db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move
                 "/api/v1/obligation-rules",
                 "/api/v1/bank-holidays",
                 "/api/v1/reminders",
+                "/api/v1/journey-events",
             ]
             .iter()
             .any(|a| p.starts_with(a)) =>
             {
                 admin.clone()
             }
-            p if p.ends_with("/merge") || p.ends_with("/legal-hold") => app.supervisor(),
+            p if p.ends_with("/merge") || p.ends_with("/legal-hold") || p.ends_with("/review") => app.supervisor(),
             "/api/v1/me/password" => {
                 let signed_in = app.post("", "/api/v1/auth/login", login_example.clone()).await;
                 signed_in.body["access_token"].as_str().unwrap().to_owned()
