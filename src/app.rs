@@ -78,6 +78,7 @@ fn areas() -> OpenApiRouter<AppState> {
         .merge(crate::reports::router())
         .merge(crate::journeys::router())
         .merge(crate::withdrawals::router())
+        .merge(crate::recovery::router())
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and committed as `api-spec/openapi.yaml`.

@@ -1,5 +1,6 @@
 //! Command-line interface: one binary, one subcommand per job.
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -80,6 +81,32 @@ pub enum Command {
     Holidays {
         #[command(subcommand)]
         command: HolidaysCommand,
+    },
+    /// Write synthetic, linked police, CPS and court extracts calibrated to published figures.
+    Generate {
+        /// How many victims (one case each).
+        #[arg(long)]
+        victims: u64,
+        /// The same seed gives the same files, byte for byte.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory the four CSV files are written to (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also create the generator's agencies and team and import the files.
+        #[arg(long)]
+        load: bool,
+    },
+    /// Load agency extracts (docs/import-formats.md): intake or events files, CSV or JSON Lines.
+    /// Rejected rows go to FILE.rejects.csv; re-running a file changes nothing.
+    Import {
+        /// Code of the agency the files come from.
+        #[arg(long)]
+        agency: String,
+        #[arg(long, value_enum)]
+        format: crate::import::ImportFormat,
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
     },
 }
 
@@ -258,9 +285,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let r = &config.reminders;
             if !dispatch_only {
                 crate::contacts::schedule::backfill(&db, r, SystemClock.now()).await.map_err(describe)?;
-                let report = crate::reminders::scan::run(&db, r, &config.public_url, SystemClock.now())
-                    .await
-                    .map_err(describe)?;
+                let report = crate::reminders::scan::run(&db, &config, SystemClock.now()).await.map_err(describe)?;
                 println!("scan: {}", serde_json::to_string(&report)?);
             }
             if !scan_only {
@@ -308,6 +333,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let n = crate::journeys::service::rebuild(&db, SystemClock.now()).await.map_err(describe)?;
             println!("rebuilt the journeys of {n} cases in {:.1}s", started.elapsed().as_secs_f64());
             db.close().await;
+            Ok(())
+        }
+        Command::Import { agency, format, files } => {
+            let config = Config::from_env()?;
+            init_logging(config.log_format);
+            let db = connect(&config).await?;
+            db.migrate().await.context("cannot apply database migrations")?;
+            let opts = crate::import::Options {
+                agency,
+                format,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let result = crate::import::run_files(&db, &files, &opts, &config.reminders, SystemClock.now()).await;
+            db.close().await;
+            result.map(|_| ())
+        }
+        Command::Generate { victims, seed, out, load } => {
+            let started = std::time::Instant::now();
+            let summary = crate::generate::generate(victims, seed, &out)?;
+            println!(
+                "{} synthetic victims written to {} in {:.1}s: {} police, {} CPS and {} court events",
+                summary.victims,
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                summary.police_events,
+                summary.cps_events,
+                summary.court_events,
+            );
+            if load {
+                let config = Config::from_env()?;
+                init_logging(config.log_format);
+                let db = connect(&config).await?;
+                db.migrate().await.context("cannot apply database migrations")?;
+                let summaries = crate::import::run_generated(&db, &out, &config.reminders, SystemClock.now()).await?;
+                for s in summaries {
+                    println!("{s}");
+                }
+                db.close().await;
+            }
             Ok(())
         }
         Command::SeedDemo => {

@@ -59,6 +59,8 @@ pub struct Config {
     pub reminders: ReminderConfig,
     /// Reports for analysts withhold counts below this (DOMAIN.md §6; 0 turns it off).
     pub suppression_threshold: u64,
+    /// Working days to resolve a service issue, by severity: critical, high, medium, low.
+    pub issue_sla_days: [u32; 4],
 }
 
 /// Contact cadence, reminder jobs and the notification outbox.
@@ -298,6 +300,7 @@ impl Config {
             unsafe_skip_read_audit: parse_var("CARE_HUB_UNSAFE_SKIP_READ_AUDIT", false)?,
             reminders: ReminderConfig::from_env()?,
             suppression_threshold: parse_var("CARE_HUB_SUPPRESSION_THRESHOLD", 5u64)?,
+            issue_sla_days: parse_sla(var("CARE_HUB_ISSUE_SLA_DAYS").as_deref())?,
         })
     }
 
@@ -334,6 +337,7 @@ impl Config {
             unsafe_skip_read_audit: false,
             reminders: ReminderConfig::default(),
             suppression_threshold: 5,
+            issue_sla_days: DEFAULT_ISSUE_SLA_DAYS,
         }
     }
 
@@ -363,6 +367,30 @@ impl Config {
     pub fn jwt_secret_bytes(&self) -> &[u8] {
         self.jwt.secret.expose_secret().as_bytes()
     }
+}
+
+/// Service-issue targets in working days: critical, high, medium, low.
+pub const DEFAULT_ISSUE_SLA_DAYS: [u32; 4] = [1, 3, 5, 10];
+
+/// `critical=1,high=3,medium=5,low=10` (any subset; the rest keep their defaults).
+fn parse_sla(raw: Option<&str>) -> anyhow::Result<[u32; 4]> {
+    let mut days = DEFAULT_ISSUE_SLA_DAYS;
+    for entry in raw.unwrap_or("").split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, value) = entry
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("CARE_HUB_ISSUE_SLA_DAYS entries are severity=days (got {entry:?})"))?;
+        let i = ["critical", "high", "medium", "low"]
+            .iter()
+            .position(|s| *s == name.trim())
+            .ok_or_else(|| anyhow::anyhow!("CARE_HUB_ISSUE_SLA_DAYS: {name:?} is not critical, high, medium or low"))?;
+        days[i] = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|d| (1..=60).contains(d))
+            .ok_or_else(|| anyhow::anyhow!("CARE_HUB_ISSUE_SLA_DAYS: {name} must be 1 to 60 working days"))?;
+    }
+    Ok(days)
 }
 
 /// `kid=ALG:path[,kid=ALG:path...]`, e.g. `k1=RS256:/etc/care-hub/idp-2026.pem`.

@@ -60,14 +60,15 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
 }
 
 async fn due_scan(state: &AppState) {
-    let cfg = &state.config.reminders;
-    match crate::reminders::scan::run(&state.db, cfg, &state.config.public_url, state.clock.now()).await {
+    match crate::reminders::scan::run(&state.db, &state.config, state.clock.now()).await {
         Ok(r) => {
             tracing::info!(
                 overdue = r.overdue_victims,
                 breached = r.breached_obligations,
                 escalations = r.escalations_queued,
                 digests = r.digests_queued,
+                issues_opened = r.issues_opened,
+                issues_escalated = r.issues_escalated,
                 "due scan done"
             );
             state.dispatch_nudge.notify_one();

@@ -334,3 +334,28 @@ vocab! {
     /// A supervisor's review of a withdrawal record.
     WithdrawalStatus { Pending, Approved, Rejected }
 }
+
+vocab! {
+    /// How bad a service problem is; sets its target date.
+    Severity { Critical, High, Medium, Low }
+}
+
+vocab! {
+    /// Where a service issue is in its workflow.
+    IssueStatus { Open, InProgress, Escalated, Resolved, Closed }
+}
+
+vocab! {
+    /// How a service issue ended.
+    IssueOutcome { Resolved, PartlyResolved, NotResolved }
+}
+
+vocab! {
+    /// Who raised a service issue.
+    RaisedBy { Victim, Caseworker, Agency, Automatic }
+}
+
+vocab! {
+    /// What an action on a service issue was.
+    IssueActionKind { Note, ContactMade, AgencyChased }
+}

@@ -5,6 +5,8 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_access_audit;
 mod m20261122_000003_contact;
 mod m20261122_000004_journeys;
+mod m20261122_000005_service_recovery;
+mod m20261122_000006_due_scan_index;
 
 pub struct Migrator;
 
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_access_audit::Migration),
             Box::new(m20261122_000003_contact::Migration),
             Box::new(m20261122_000004_journeys::Migration),
+            Box::new(m20261122_000005_service_recovery::Migration),
+            Box::new(m20261122_000006_due_scan_index::Migration),
         ]
     }
 }

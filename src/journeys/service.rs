@@ -275,7 +275,9 @@ pub async fn ingest(db: &Db, user: &Principal, batch: &BatchInput, now: DateTime
     Ok(result)
 }
 
-fn source_key(e: &journey_events::Model) -> String {
+/// The obligations' `source_key` for an event (also used by `care-hub import`).
+#[must_use]
+pub fn source_key(e: &journey_events::Model) -> String {
     format!("event:{}:{}", e.source_agency, e.source_event_id)
 }
 
@@ -325,28 +327,44 @@ async fn after_linking(
             )
             .await?;
         }
-        if withdrawal && !crate::withdrawals::service::evidenced(db, case_id, victim_id).await? {
-            withdrawal_flags::Entity::insert(
-                withdrawal_flags::Model {
-                    id: Uuid::now_v7(),
-                    case_id,
-                    victim_id,
-                    event_id: e.id,
-                    raised_at: now,
-                    cleared_at: None,
-                    cleared_by: None,
-                }
-                .into_active_model(),
-            )
-            .on_conflict(
-                OnConflict::columns([withdrawal_flags::Column::EventId, withdrawal_flags::Column::VictimId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+        if withdrawal {
+            flag_withdrawal(db, case_id, victim_id, e.id, now).await?;
         }
     }
+    Ok(())
+}
+
+/// Raises an unevidenced-withdrawal flag for a victim on a case (once per event), unless an
+/// evidenced withdrawal is on record.
+pub async fn flag_withdrawal(
+    db: &impl ConnectionTrait,
+    case_id: Uuid,
+    victim_id: Uuid,
+    event_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if crate::withdrawals::service::evidenced(db, case_id, victim_id).await? {
+        return Ok(());
+    }
+    withdrawal_flags::Entity::insert(
+        withdrawal_flags::Model {
+            id: Uuid::now_v7(),
+            case_id,
+            victim_id,
+            event_id,
+            raised_at: now,
+            cleared_at: None,
+            cleared_by: None,
+        }
+        .into_active_model(),
+    )
+    .on_conflict(
+        OnConflict::columns([withdrawal_flags::Column::EventId, withdrawal_flags::Column::VictimId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
     Ok(())
 }
 
@@ -369,44 +387,74 @@ pub async fn recompute_case(
         .order_by_asc(withdrawals::Column::WithdrawnOn)
         .all(db)
         .await?;
-    for victim_id in people {
-        let facts: Vec<EventFact> = events
-            .iter()
-            .filter(|e| e.victim_id.is_none_or(|v| v == victim_id))
-            .map(|e| EventFact {
-                event_type: e.event_type.clone(),
-                outcome_code: e.outcome_code.clone(),
-                occurred_at: e.occurred_at,
-                received_at: e.received_at,
-                seq: e.id,
-            })
-            .collect();
-        let mut d = stages::derive(&facts, victim_outcomes);
-        if let Some(w) = records.iter().find(|w| w.victim_id == victim_id) {
-            d.withdrawn = true;
-            d.withdrawal_stage = d.withdrawal_stage.or(Some(w.stage.clone()));
-        }
-        let row = journeys::Model {
-            case_id,
-            victim_id,
-            current_stage: d.current_stage,
-            furthest_stage: d.furthest_stage,
-            reported_at: d.reported_at,
-            charged_at: d.charged_at,
-            first_hearing_at: d.first_hearing_at,
-            trial_listed_at: d.trial_listed_at,
-            verdict_at: d.verdict_at,
-            sentenced_at: d.sentenced_at,
-            ended_at: d.ended_at,
-            action_plan_count: d.action_plan_count,
-            ineffective_count: d.ineffective_count,
-            final_outcome: d.final_outcome,
-            withdrawn: d.withdrawn,
-            withdrawal_stage: d.withdrawal_stage,
-            event_count: d.event_count,
-            updated_at: now,
-        };
-        journeys::Entity::insert(row.into_active_model())
+    let rows: Vec<journeys::Model> = people
+        .into_iter()
+        .map(|victim_id| {
+            let facts: Vec<EventFact> =
+                events.iter().filter(|e| e.victim_id.is_none_or(|v| v == victim_id)).map(fact).collect();
+            let record = records.iter().find(|w| w.victim_id == victim_id);
+            journey_row(case_id, victim_id, &facts, record, victim_outcomes, now)
+        })
+        .collect();
+    upsert_journeys(db, rows).await
+}
+
+/// How the derivation sees a stored event.
+#[must_use]
+pub fn fact(e: &journey_events::Model) -> EventFact {
+    EventFact {
+        event_type: e.event_type.clone(),
+        outcome_code: e.outcome_code.clone(),
+        occurred_at: e.occurred_at,
+        received_at: e.received_at,
+        seq: e.id,
+    }
+}
+
+/// One victim's journey on a case from the live events concerning them and the earliest
+/// withdrawal on record (not rejected).
+#[must_use]
+pub fn journey_row(
+    case_id: Uuid,
+    victim_id: Uuid,
+    facts: &[EventFact],
+    withdrawal: Option<&withdrawals::Model>,
+    victim_outcomes: &[String],
+    now: DateTime<Utc>,
+) -> journeys::Model {
+    let mut d = stages::derive(facts, victim_outcomes);
+    if let Some(w) = withdrawal {
+        d.withdrawn = true;
+        d.withdrawal_stage = d.withdrawal_stage.or(Some(w.stage.clone()));
+    }
+    journeys::Model {
+        case_id,
+        victim_id,
+        current_stage: d.current_stage,
+        furthest_stage: d.furthest_stage,
+        reported_at: d.reported_at,
+        charged_at: d.charged_at,
+        first_hearing_at: d.first_hearing_at,
+        trial_listed_at: d.trial_listed_at,
+        verdict_at: d.verdict_at,
+        sentenced_at: d.sentenced_at,
+        ended_at: d.ended_at,
+        action_plan_count: d.action_plan_count,
+        ineffective_count: d.ineffective_count,
+        final_outcome: d.final_outcome,
+        withdrawn: d.withdrawn,
+        withdrawal_stage: d.withdrawal_stage,
+        event_count: d.event_count,
+        updated_at: now,
+    }
+}
+
+/// Stores journeys, replacing each (case, victim) already there. One statement per 1,000 rows
+/// (18 parameters each, within both databases' limits); no (case, victim) may repeat.
+pub async fn upsert_journeys(db: &impl ConnectionTrait, rows: Vec<journeys::Model>) -> AppResult<()> {
+    let mut rows = rows.into_iter().map(IntoActiveModel::into_active_model).peekable();
+    while rows.peek().is_some() {
+        journeys::Entity::insert_many(rows.by_ref().take(1000))
             .on_conflict(
                 OnConflict::columns([journeys::Column::CaseId, journeys::Column::VictimId])
                     .update_columns([

@@ -60,6 +60,10 @@ pub struct ScanReport {
     pub digests_queued: u64,
     /// False before the day's digest time (London).
     pub digest_due: bool,
+    /// Service issues opened for missed deadlines and long-overdue updates (once each).
+    pub issues_opened: u64,
+    /// Service issues past their target, escalated now.
+    pub issues_escalated: u64,
 }
 
 /// `POST /api/v1/reminders/runs` (no options yet).

@@ -53,7 +53,7 @@ pub async fn run(
     AppJson(_req): AppJson<ReminderRunRequest>,
 ) -> AppResult<Json<ScanReport>> {
     user.require(&[Role::Admin])?;
-    let report = scan::run(&state.db, &state.config.reminders, &state.config.public_url, state.clock.now()).await?;
+    let report = scan::run(&state.db, &state.config, state.clock.now()).await?;
     state.dispatch_nudge.notify_one();
     Ok(Json(report))
 }

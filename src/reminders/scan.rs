@@ -12,11 +12,12 @@ use uuid::Uuid;
 use super::dto::ScanReport;
 use super::outbox::{self, Notice};
 use crate::clock::london_date;
-use crate::config::ReminderConfig;
+use crate::config::{Config, ReminderConfig};
 use crate::contacts::service::hub_refs;
 use crate::db::Db;
 use crate::entities::{contact_schedule, obligation_rules, obligations, reminder_days, users};
 use crate::error::AppResult;
+use crate::recovery::service::{AutoIssue, auto_open};
 use crate::vocab::{ContactState, ObligationStatus, Role};
 
 const DIGEST_JOB: &str = "daily_digest";
@@ -58,12 +59,16 @@ impl Directory {
 
 /// Runs the scan at `now`: escalations for updates overdue by more than the threshold and for
 /// breached key-decision obligations, then (from the digest time, once a day) the digests.
-pub async fn run(db: &Db, cfg: &ReminderConfig, public_url: &str, now: DateTime<Utc>) -> AppResult<ScanReport> {
+pub async fn run(db: &Db, config: &Config, now: DateTime<Utc>) -> AppResult<ScanReport> {
+    let (cfg, public_url, sla) = (&config.reminders, config.public_url.as_str(), config.issue_sla_days);
     let today = london_date(now);
     let directory = Directory::load(db.read()).await?;
     let mut report = ScanReport::default();
-    escalate_overdue(db, cfg, &directory, public_url, today, now, &mut report).await?;
-    escalate_breaches(db, &directory, public_url, today, now, &mut report).await?;
+    escalate_overdue(db, cfg, sla, &directory, public_url, today, now, &mut report).await?;
+    escalate_breaches(db, sla, &directory, public_url, today, now, &mut report).await?;
+    let (escalated, queued) = crate::recovery::service::escalate_overdue(db, public_url, now).await?;
+    report.issues_escalated = escalated;
+    report.escalations_queued += queued;
     report.digest_due = now.with_timezone(&London).time() >= cfg.digest_at;
     if report.digest_due {
         digests(db, cfg, &directory, public_url, today, now, &mut report).await?;
@@ -71,9 +76,11 @@ pub async fn run(db: &Db, cfg: &ReminderConfig, public_url: &str, now: DateTime<
     Ok(report)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn escalate_overdue(
     db: &Db,
     cfg: &ReminderConfig,
+    sla: [u32; 4],
     directory: &Directory,
     public_url: &str,
     today: NaiveDate,
@@ -117,8 +124,21 @@ async fn escalate_overdue(
                 });
             }
         }
+        let issues = chunk
+            .iter()
+            .map(|(victim_id, team, due, _)| AutoIssue {
+                victim_id: *victim_id,
+                case_id: None,
+                team: team.clone(),
+                category: "no_update",
+                description: format!("Routine update due on {due} not made"),
+                code_right: Some(6),
+                source_key: format!("overdue:{victim_id}:{due}"),
+            })
+            .collect();
         let tx = db.begin_write().await?;
         report.escalations_queued += outbox::queue(&tx, &notices, now).await?;
+        report.issues_opened += auto_open(&tx, issues, sla, now).await?;
         for (victim_id, _, due, _) in chunk {
             contact_schedule::Entity::update_many()
                 .col_expr(contact_schedule::Column::EscalatedFor, Some(*due).into())
@@ -134,6 +154,7 @@ async fn escalate_overdue(
 
 async fn escalate_breaches(
     db: &Db,
+    sla: [u32; 4],
     directory: &Directory,
     public_url: &str,
     today: NaiveDate,
@@ -189,8 +210,28 @@ async fn escalate_breaches(
                 });
             }
         }
+        let issues = chunk
+            .iter()
+            .filter_map(|o| {
+                Some(AutoIssue {
+                    victim_id: o.victim_id,
+                    case_id: o.case_id,
+                    team: teams.get(&o.victim_id)?.clone(),
+                    category: "victims_code_deadline_missed",
+                    description: format!(
+                        "{} ({}) due by {} not done",
+                        key_rules.get(&o.rule_code).map_or("", String::as_str),
+                        o.rule_code,
+                        o.due_on
+                    ),
+                    code_right: o.rule_code.trim_start_matches('R').split('_').next().and_then(|n| n.parse().ok()),
+                    source_key: format!("obligation:{}", o.id),
+                })
+            })
+            .collect();
         let tx = db.begin_write().await?;
         report.escalations_queued += outbox::queue(&tx, &notices, now).await?;
+        report.issues_opened += auto_open(&tx, issues, sla, now).await?;
         obligations::Entity::update_many()
             .col_expr(obligations::Column::EscalatedAt, Some(now).into())
             .filter(obligations::Column::Id.is_in(chunk.iter().map(|o| o.id)))

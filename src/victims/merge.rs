@@ -35,6 +35,7 @@ pub const VICTIM_TABLES: &[&str] = &[
     "journey_events",
     "withdrawals",
     "withdrawal_flags",
+    "service_issues",
 ];
 
 /// Tables with a `victim_id` that a merge leaves alone, and why.
@@ -140,7 +141,7 @@ async fn move_contact_history(db: &impl ConnectionTrait, from: Uuid, to: Uuid, n
         .filter(obligations::Column::VictimId.eq(from))
         .exec(db)
         .await?;
-    for table in ["journey_events", "withdrawals", "withdrawal_flags"] {
+    for table in ["journey_events", "withdrawals", "withdrawal_flags", "service_issues"] {
         db.execute_raw(sea_orm::Statement::from_sql_and_values(
             db.get_database_backend(),
             if db.get_database_backend() == sea_orm::DbBackend::Postgres {

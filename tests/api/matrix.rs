@@ -104,6 +104,15 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("post", "/api/v1/cases/{id}/withdrawals", "201 404 201 404 403 403 403 403 403"),
     ("post", "/api/v1/withdrawals/{id}/review", "403 403 200 404 403 403 403 403 403"),
     ("get", "/api/v1/withdrawal-flags", "200 200 200 200 403 403 403 200 200"),
+    ("get", "/api/v1/service-issues", "200 200 200 200 403 403 403 403 200"),
+    ("post", "/api/v1/service-issues", "201 422 201 422 403 403 403 403 403"),
+    ("get", "/api/v1/service-issues/{id}", "200 404 200 404 404 404 403 403 200"),
+    ("patch", "/api/v1/service-issues/{id}", "200 404 200 404 403 403 403 403 403"),
+    ("post", "/api/v1/service-issues/{id}/transitions", "200 404 200 404 403 403 403 403 403"),
+    ("post", "/api/v1/service-issues/{id}/actions", "201 404 201 404 403 403 403 403 403"),
+    ("get", "/api/v1/service-issue-categories", "200 200 200 200 200 200 200 200 200"),
+    ("post", "/api/v1/service-issue-categories", "403 403 403 403 403 403 403 201 201"),
+    ("get", "/api/v1/reports/service-recovery", "403 403 200 200 403 403 200 200 200"),
 ];
 
 /// Fresh objects for one call: a victim of the caller-under-test's "own" team linked to
@@ -202,10 +211,12 @@ async fn request_for(app: &TestApp, method: &str, path: &str, f: &Fixture) -> (S
         if path.starts_with("/api/v1/linkage-exceptions/") { queued_event(app).await } else { String::new() };
     let withdrawal_id =
         if path.starts_with("/api/v1/withdrawals/") { pending_withdrawal(app, f).await } else { String::new() };
+    let issue_id = if path.starts_with("/api/v1/service-issues/") { issue(app, f).await } else { String::new() };
     let template = path
         .replace("/outbox/{id}", "/outbox/{outbox_id}")
         .replace("/linkage-exceptions/{id}", "/linkage-exceptions/{event_id}")
-        .replace("/withdrawals/{id}", "/withdrawals/{withdrawal_id}");
+        .replace("/withdrawals/{id}", "/withdrawals/{withdrawal_id}")
+        .replace("/service-issues/{id}", "/service-issues/{issue_id}");
     let url = template
         .replace("{ref}", if path.starts_with("/api/v1/cases/{id}/victims/") { &f.second } else { &f.victim })
         .replace("/agency-references/{id}", &format!("/agency-references/{}", f.victim_ref_id))
@@ -214,6 +225,7 @@ async fn request_for(app: &TestApp, method: &str, path: &str, f: &Fixture) -> (S
         .replace("{outbox_id}", &outbox_id)
         .replace("{event_id}", &event_id)
         .replace("{withdrawal_id}", &withdrawal_id)
+        .replace("{issue_id}", &issue_id)
         .replace("/obligation-rules/{code}", "/obligation-rules/R6_ARREST")
         .replace("{id}", &f.case_id)
         .replace("{class}", "victim_record")
@@ -296,6 +308,15 @@ async fn request_for(app: &TestApp, method: &str, path: &str, f: &Fixture) -> (S
             json!({"victim": f.victim, "withdrawn_on": "2026-11-13", "reasons": ["delay"], "confirmed_with_victim": false}),
         ),
         ("post", "/api/v1/withdrawals/{id}/review") => Some(json!({"decision": "approved"})),
+        ("post", "/api/v1/service-issues") => Some(
+            json!({"victim": f.victim, "category": "no_update", "description": "No update for weeks", "severity": "high"}),
+        ),
+        ("patch", "/api/v1/service-issues/{id}") => Some(json!({"withdrawal_risk": true})),
+        ("post", "/api/v1/service-issues/{id}/transitions") => Some(json!({"to": "in_progress"})),
+        ("post", "/api/v1/service-issues/{id}/actions") => Some(json!({"kind": "note", "note": "Matrix"})),
+        ("post", "/api/v1/service-issue-categories") => Some(
+            json!({"code": format!("mx_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]), "name": "Matrix category"}),
+        ),
         _ => None,
     };
     (url, body)
@@ -308,6 +329,19 @@ async fn queued_event(app: &TestApp) -> String {
     let r = app.post(&app.admin(), "/api/v1/journey-events", e).await;
     r.assert_status(StatusCode::OK);
     r.body["events"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// A service issue on the fixture's victim.
+async fn issue(app: &TestApp, f: &Fixture) -> String {
+    let r = app
+        .post(
+            &app.caseworker(),
+            "/api/v1/service-issues",
+            json!({"victim": f.victim, "category": "no_update", "description": "Matrix", "severity": "low"}),
+        )
+        .await;
+    r.assert_status(StatusCode::CREATED);
+    r.body["id"].as_str().unwrap().to_owned()
 }
 
 /// A withdrawal awaiting review on the fixture's case.
@@ -389,9 +423,11 @@ db_test!(every_operation_answers_every_caller_as_the_matrix_says, |app: TestApp|
             if let Some(r) = reason {
                 req = req.header("x-access-reason", r);
             }
-            if *method == "patch" || *method == "put" {
+            if *method == "patch" || *method == "put" || path.ends_with("/transitions") {
                 // The current version, as the caller would have read it.
-                let current = app.get_with_reason(&app.admin(), &url, "matrix: read the version").await;
+                let current = app
+                    .get_with_reason(&app.admin(), url.trim_end_matches("/transitions"), "matrix: read the version")
+                    .await;
                 let version = current.header("etag").map_or_else(|| "\"1\"".to_owned(), str::to_owned);
                 req = req.header("if-match", version);
             }

@@ -115,6 +115,19 @@ async fn queued_event(app: &TestApp) -> String {
     r.body["events"][0]["id"].as_str().unwrap().to_owned()
 }
 
+/// A service issue on the victim.
+async fn service_issue(app: &TestApp, hub_ref: &str) -> String {
+    let r = app
+        .post(
+            &app.caseworker(),
+            "/api/v1/service-issues",
+            json!({"victim": hub_ref, "category": "no_update", "description": "No news", "severity": "low"}),
+        )
+        .await;
+    r.assert_status(StatusCode::CREATED);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
 /// A withdrawal record awaiting review.
 async fn withdrawal(app: &TestApp, case_id: &str, hub_ref: &str) -> String {
     let r = app
@@ -164,7 +177,7 @@ db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move
             p if p.ends_with("/merge") => json!({"duplicate": app.any_victim().await, "reason": example["reason"]}),
             "/api/v1/cases/{id}/victims" => json!({"hub_ref": app.any_victim().await, "role": "victim"}),
             // A withdrawal names a victim on the case; a queued event is attached to a real case.
-            "/api/v1/cases/{id}/withdrawals" => {
+            "/api/v1/cases/{id}/withdrawals" | "/api/v1/service-issues" => {
                 let mut e = example;
                 e["victim"] = json!(hub_ref);
                 e
@@ -175,6 +188,7 @@ db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move
         let other_id = match path.as_str() {
             "/api/v1/linkage-exceptions/{id}/resolve" => Some(queued_event(&app).await),
             "/api/v1/withdrawals/{id}/review" => Some(withdrawal(&app, &case_id, &hub_ref).await),
+            p if p.starts_with("/api/v1/service-issues/{id}") => Some(service_issue(&app, &hub_ref).await),
             _ => None,
         };
         let id =
@@ -203,6 +217,7 @@ db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move
                 "/api/v1/bank-holidays",
                 "/api/v1/reminders",
                 "/api/v1/journey-events",
+                "/api/v1/service-issue-categories",
             ]
             .iter()
             .any(|a| p.starts_with(a)) =>
@@ -221,9 +236,9 @@ db_test!(every_request_body_example_is_accepted_as_is, |app: TestApp| async move
             .uri(&url)
             .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json");
-        if method == "put" {
+        if method == "put" || path.ends_with("/transitions") {
             // A versioned resource names its version; a first version is "0".
-            let current = app.get(&token, &url).await;
+            let current = app.get(&token, url.trim_end_matches("/transitions")).await;
             if let Some(etag) = current.header("etag") {
                 req = req.header("if-match", etag.to_owned());
             }

@@ -187,12 +187,12 @@ db_test!(two_scanners_and_two_dispatchers_deliver_each_notice_once, |app: TestAp
     app.clock.set(at("2027-01-05T08:00:00Z"));
     let sink = SmtpSink::start().await;
     let mailer = mailer(&app, &sink);
-    let (cfg, url, now) = (&app.state.config.reminders, &app.state.config.public_url, app.clock.now_utc());
+    let (config, now) = (&app.state.config, app.clock.now_utc());
     let db = &app.state.db;
     // Scanners and dispatchers all at once; dispatchers keep going until the scanners are done
     // and nothing is left.
     let scanners = async {
-        let (a, b) = tokio::join!(scan::run(db, cfg, url, now), scan::run(db, cfg, url, now));
+        let (a, b) = tokio::join!(scan::run(db, config, now), scan::run(db, config, now));
         a.unwrap().escalations_queued + b.unwrap().escalations_queued
     };
     let dispatcher = || async {

@@ -1,0 +1,368 @@
+//! Events extracts: each row checked as the API checks an event, linked to its case by agency
+//! reference (one `IN` query per batch, remembered in a bounded map), and stored with multi-row
+//! `INSERT … ON CONFLICT (source_agency, source_event_id) DO NOTHING`, so a re-run stores nothing.
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TryInsertResult};
+use uuid::Uuid;
+
+use super::journeys::{self, Deadlines, IN_CHUNK};
+use super::{Checker, Loader, Reject, Summary, Written};
+use crate::agencies::references::normalise_value;
+use crate::db::{Db, WriteTx};
+use crate::entities::{agency_references, journey_events, outcome_codes, victims};
+use crate::error::AppResult;
+use crate::journeys::stages::{self, OUTCOME};
+use crate::vocab::{EventStatus, RefType};
+
+/// Rows per transaction, stored 1,000 to a statement (18 parameters a row: 18,000, within
+/// SQLite's 32,766 and PostgreSQL's 65,535).
+const ROWS_PER_INSERT: usize = 1000;
+/// References remembered between batches; the map starts afresh when it fills.
+const CACHE_LIMIT: usize = 200_000;
+
+/// One checked event row.
+pub(super) struct EventRow {
+    source_event_id: String,
+    event_type: String,
+    occurred_at: DateTime<Utc>,
+    received_at: Option<DateTime<Utc>>,
+    outcome_code: Option<String>,
+    agency: String,
+    ref_type: RefType,
+    value: String,
+    /// The intake's victim key as given, and the victim reference it is stored as.
+    victim_key: Option<(String, String)>,
+}
+
+impl EventRow {
+    fn label(&self) -> String {
+        format!("{}/{}/{}", self.agency, self.ref_type.as_str(), self.value)
+    }
+}
+
+type RefKey = (String, RefType, String);
+
+pub(super) struct EventLoader {
+    agency: String,
+    by: String,
+    now: DateTime<Utc>,
+    outcome_codes: HashSet<String>,
+    victim_outcomes: Vec<String>,
+    deadlines: Deadlines,
+    /// Reference → the case holding it (`None`: no case does).
+    cases: HashMap<RefKey, Option<Uuid>>,
+    /// Victim-key reference → the victim holding it, with its hub reference.
+    victims: HashMap<(String, String), Option<(Uuid, String)>>,
+}
+
+impl EventLoader {
+    pub(super) async fn new(db: &Db, agency: &str, now: DateTime<Utc>) -> AppResult<Self> {
+        let codes: Vec<String> = outcome_codes::Entity::find()
+            .select_only()
+            .column(outcome_codes::Column::Code)
+            .into_tuple()
+            .all(db.read())
+            .await?;
+        Ok(EventLoader {
+            agency: agency.to_owned(),
+            by: super::actor(agency).id,
+            now,
+            outcome_codes: codes.into_iter().collect(),
+            victim_outcomes: crate::journeys::service::victim_outcomes(db.read()).await?,
+            deadlines: Deadlines::load(db.read(), now).await?,
+            cases: HashMap::new(),
+            victims: HashMap::new(),
+        })
+    }
+
+    /// Finds the cases holding references not looked up yet: one query per agency and type.
+    async fn resolve_cases(&mut self, db: &impl ConnectionTrait, rows: &[EventRow]) -> AppResult<()> {
+        if self.cases.len() > CACHE_LIMIT {
+            self.cases.clear();
+        }
+        let mut wanted: HashMap<(String, RefType), BTreeSet<String>> = HashMap::new();
+        for r in rows {
+            if !self.cases.contains_key(&(r.agency.clone(), r.ref_type, r.value.clone())) {
+                wanted.entry((r.agency.clone(), r.ref_type)).or_default().insert(r.value.clone());
+            }
+        }
+        for ((agency, ref_type), values) in wanted {
+            let values: Vec<String> = values.into_iter().collect();
+            for chunk in values.chunks(IN_CHUNK) {
+                let found: Vec<(String, Option<Uuid>)> = agency_references::Entity::find()
+                    .select_only()
+                    .column(agency_references::Column::Value)
+                    .column(agency_references::Column::CaseId)
+                    .filter(agency_references::Column::AgencyCode.eq(agency.as_str()))
+                    .filter(agency_references::Column::RefType.eq(ref_type))
+                    .filter(agency_references::Column::Value.is_in(chunk.iter().cloned()))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                let found: HashMap<String, Option<Uuid>> = found.into_iter().collect();
+                for v in chunk {
+                    let case = found.get(v).copied().flatten();
+                    self.cases.insert((agency.clone(), ref_type, v.clone()), case);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the victims holding victim-key references not looked up yet.
+    async fn resolve_victims(&mut self, db: &impl ConnectionTrait, rows: &[EventRow]) -> AppResult<()> {
+        if self.victims.len() > CACHE_LIMIT {
+            self.victims.clear();
+        }
+        let mut wanted: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for r in rows {
+            if let Some((_, key)) = &r.victim_key
+                && !self.victims.contains_key(&(r.agency.clone(), key.clone()))
+            {
+                wanted.entry(r.agency.clone()).or_default().insert(key.clone());
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        for (agency, keys) in wanted {
+            let keys: Vec<String> = keys.into_iter().collect();
+            for chunk in keys.chunks(IN_CHUNK) {
+                let found: Vec<(String, Option<Uuid>)> = agency_references::Entity::find()
+                    .select_only()
+                    .column(agency_references::Column::Value)
+                    .column(agency_references::Column::VictimId)
+                    .filter(agency_references::Column::AgencyCode.eq(agency.as_str()))
+                    .filter(agency_references::Column::RefType.eq(RefType::Other))
+                    .filter(agency_references::Column::Value.is_in(chunk.iter().cloned()))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                let ids: Vec<Uuid> = found.iter().filter_map(|(_, v)| *v).collect();
+                let hub_refs: HashMap<Uuid, String> = if ids.is_empty() {
+                    HashMap::new()
+                } else {
+                    victims::Entity::find()
+                        .select_only()
+                        .column(victims::Column::Id)
+                        .column(victims::Column::HubRef)
+                        .filter(victims::Column::Id.is_in(ids))
+                        .into_tuple::<(Uuid, String)>()
+                        .all(db)
+                        .await?
+                        .into_iter()
+                        .collect()
+                };
+                let found: HashMap<String, Option<Uuid>> = found.into_iter().collect();
+                for k in chunk {
+                    let victim =
+                        found.get(k).copied().flatten().and_then(|id| hub_refs.get(&id).map(|h| (id, h.clone())));
+                    self.victims.insert((agency.clone(), k.clone()), victim);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored row for an event: linked to its case (and victim), or queued with the reason.
+    fn model(&self, r: EventRow, on_case: &HashSet<(Uuid, Uuid)>) -> journey_events::Model {
+        let label = r.label();
+        let case = self.cases.get(&(r.agency.clone(), r.ref_type, r.value.clone())).copied().flatten();
+        let victim = r.victim_key.as_ref().map(|(raw, key)| {
+            let found = self.victims.get(&(r.agency.clone(), key.clone())).cloned().flatten();
+            (raw, found)
+        });
+        let (status, case_id, victim_id, victim_ref, reason) = match (case, victim) {
+            (None, _) => (EventStatus::Unlinked, None, None, None, Some(format!("no case has the reference {label}"))),
+            (Some(c), None) => (EventStatus::Linked, Some(c), None, None, None),
+            (Some(c), Some((_, Some((v, hub))))) if on_case.contains(&(c, v)) => {
+                (EventStatus::Linked, Some(c), Some(v), Some(hub), None)
+            }
+            (Some(_), Some((raw, found))) => (
+                EventStatus::Unlinked,
+                None,
+                None,
+                found.map(|(_, hub)| hub),
+                Some(format!("victim key {raw} is not on the case {label}")),
+            ),
+        };
+        journey_events::Model {
+            id: Uuid::now_v7(),
+            source_agency: self.agency.clone(),
+            source_event_id: r.source_event_id,
+            event_type: r.event_type,
+            occurred_at: r.occurred_at,
+            received_at: r.received_at,
+            outcome_code: r.outcome_code,
+            case_ref: Some(label),
+            victim_ref,
+            case_id,
+            victim_id,
+            status,
+            linkage_reason: reason,
+            corrects: None,
+            correction_action: None,
+            superseded_by: None,
+            created_at: self.now,
+            created_by: self.by.clone(),
+        }
+    }
+}
+
+impl Loader for EventLoader {
+    type Row = EventRow;
+    const BATCH: usize = 5000;
+
+    fn checker(&self) -> Checker<EventRow> {
+        let codes = self.outcome_codes.clone();
+        let now = self.now;
+        Box::new(move |_, _, values| check(values, &codes, now))
+    }
+
+    async fn write(
+        &mut self,
+        tx: &WriteTx,
+        rows: Vec<EventRow>,
+        summary: &mut Summary,
+    ) -> AppResult<(Vec<Reject>, Option<Written>)> {
+        // The same event twice in a batch: the first counts.
+        let mut seen = HashSet::with_capacity(rows.len());
+        let before = rows.len();
+        let rows: Vec<EventRow> = rows.into_iter().filter(|r| seen.insert(r.source_event_id.clone())).collect();
+        summary.duplicates += (before - rows.len()) as u64;
+
+        self.resolve_cases(tx, &rows).await?;
+        self.resolve_victims(tx, &rows).await?;
+        let victim_cases: Vec<Uuid> = rows
+            .iter()
+            .filter(|r| r.victim_key.is_some())
+            .filter_map(|r| self.cases.get(&(r.agency.clone(), r.ref_type, r.value.clone())).copied().flatten())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let on_case: HashSet<(Uuid, Uuid)> = journeys::victims_on(tx, &victim_cases)
+            .await?
+            .into_iter()
+            .flat_map(|(c, vs)| vs.into_iter().map(move |v| (c, v)))
+            .collect();
+        let models: Vec<journey_events::Model> = rows.into_iter().map(|r| self.model(r, &on_case)).collect();
+
+        let mut inserted: HashSet<Uuid> = HashSet::with_capacity(models.len());
+        for chunk in models.chunks(ROWS_PER_INSERT) {
+            let result = journey_events::Entity::insert_many(
+                chunk.iter().cloned().map(sea_orm::IntoActiveModel::into_active_model),
+            )
+            .on_conflict_do_nothing_on([journey_events::Column::SourceAgency, journey_events::Column::SourceEventId])
+            .exec_with_returning_keys(tx)
+            .await?;
+            if let TryInsertResult::Inserted(ids) = result {
+                inserted.extend(ids);
+            }
+        }
+        let mut touched = BTreeSet::new();
+        let mut fresh = Vec::new();
+        for m in models {
+            if !inserted.contains(&m.id) {
+                summary.duplicates += 1;
+            } else if let Some(c) = m.case_id {
+                summary.loaded += 1;
+                touched.insert(c);
+                fresh.push(m);
+            } else {
+                summary.queued += 1;
+            }
+        }
+        if inserted.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let people = journeys::recompute(tx, &touched, &self.victim_outcomes, self.now).await?;
+        summary.obligations +=
+            journeys::after_linking(tx, &fresh, &people, &self.deadlines, &self.victim_outcomes, &self.by, self.now)
+                .await?;
+        let subjects: BTreeSet<Uuid> = people.into_values().flatten().collect();
+        Ok((Vec::new(), Some(Written { subjects: subjects.into_iter().collect(), fields: &["events"] })))
+    }
+}
+
+/// Checks one row as the API checks an event (`journeys::service::check`).
+fn check(v: Vec<Option<String>>, codes: &HashSet<String>, now: DateTime<Utc>) -> Result<EventRow, String> {
+    let [
+        source_event_id,
+        event_type,
+        occurred_at,
+        received_at,
+        outcome_code,
+        ref_agency,
+        ref_type,
+        ref_value,
+        victim_key,
+    ]: [Option<String>; 9] = v.try_into().map_err(|_| "wrong column count".to_owned())?;
+    let required = |v: Option<String>, name: &str| v.ok_or_else(|| format!("{name} is required"));
+    let source_event_id = required(source_event_id, "source_event_id")?;
+    if source_event_id.chars().count() > 100 || source_event_id.chars().any(char::is_control) {
+        return Err("source_event_id: use 1 to 100 printable characters".into());
+    }
+    let event_type = required(event_type, "event_type")?;
+    if event_type != OUTCOME && stages::find(&event_type).is_none() {
+        return Err(format!(
+            "event_type: unknown stage {event_type:?} (a stage code of GET /api/v1/reference/stages, or OUTCOME)"
+        ));
+    }
+    match (&outcome_code, event_type == OUTCOME) {
+        (None, true) => return Err("outcome_code: an OUTCOME event needs its outcome code".into()),
+        (Some(c), _) if !codes.contains(c) => {
+            return Err(format!("outcome_code: {c} is not a Home Office outcome code"));
+        }
+        _ => {}
+    }
+    let occurred_at = time(&required(occurred_at, "occurred_at")?, "occurred_at")?;
+    if occurred_at > now + Duration::minutes(5) {
+        return Err("occurred_at: must not be in the future".into());
+    }
+    let received_at = received_at.map(|r| time(&r, "received_at")).transpose()?;
+    if received_at.is_some_and(|r| r < occurred_at) {
+        return Err("received_at: must not be before occurred_at".into());
+    }
+    let agency = required(ref_agency, "ref_agency")?.to_uppercase();
+    let ref_type = match required(ref_type, "ref_type")?.as_str() {
+        "crime_reference" => RefType::CrimeReference,
+        "cps_urn" => RefType::CpsUrn,
+        "court_case_number" => RefType::CourtCaseNumber,
+        "ccrn" => RefType::Ccrn,
+        other => {
+            return Err(format!("ref_type: {other:?} is not crime_reference, cps_urn, court_case_number or ccrn"));
+        }
+    };
+    let value =
+        normalise_value(ref_type, &required(ref_value, "ref_value")?).map_err(|why| format!("ref_value: {why}"))?;
+    let victim_key = match victim_key {
+        None => None,
+        Some(_) if ref_type != RefType::CrimeReference => {
+            return Err("victim_key: give it only with a crime reference".into());
+        }
+        Some(k) => {
+            let stored = super::intake::victim_key_value(&value, &k).map_err(|why| format!("victim_key: {why}"))?;
+            Some((k, stored))
+        }
+    };
+    Ok(EventRow {
+        source_event_id,
+        event_type,
+        occurred_at,
+        received_at,
+        outcome_code,
+        agency,
+        ref_type,
+        value,
+        victim_key,
+    })
+}
+
+/// An RFC 3339 time with its offset.
+fn time(s: &str, name: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("{name}: {s:?} is not an RFC 3339 time with an offset (e.g. 2026-03-01T10:00:00Z)"))
+}

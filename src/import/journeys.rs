@@ -1,0 +1,221 @@
+//! What a batch of newly linked events sets off, batched: the touched cases' journeys recomputed
+//! once each (with the API's derivation, `journeys::service::journey_row`), obligations for
+//! events whose deadline has not passed yet, and unevidenced-withdrawal flags.
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use crate::calendar::Calendar;
+use crate::clock::london_date;
+use crate::entities::{case_victims, journey_events, obligation_rules, victims, withdrawals};
+use crate::error::AppResult;
+use crate::journeys::service::{flag_withdrawal, journey_row, source_key, upsert_journeys};
+use crate::journeys::stages::{EventFact, trigger_for};
+use crate::vocab::{ClockStarts, EventStatus, WithdrawalStatus};
+
+/// Ids per `IN (...)` list: far below either database's bound-parameter limit.
+pub(super) const IN_CHUNK: usize = 1000;
+
+#[derive(Debug, FromQueryResult)]
+struct LiveEvent {
+    id: Uuid,
+    case_id: Option<Uuid>,
+    victim_id: Option<Uuid>,
+    event_type: String,
+    outcome_code: Option<String>,
+    occurred_at: DateTime<Utc>,
+    received_at: Option<DateTime<Utc>>,
+}
+
+/// The victims on each case.
+pub(super) async fn victims_on(db: &impl ConnectionTrait, cases: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<Uuid>>> {
+    let mut out: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for chunk in cases.chunks(IN_CHUNK) {
+        let links: Vec<(Uuid, Uuid)> = case_victims::Entity::find()
+            .select_only()
+            .column(case_victims::Column::CaseId)
+            .column(case_victims::Column::VictimId)
+            .filter(case_victims::Column::CaseId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (case_id, victim_id) in links {
+            out.entry(case_id).or_default().push(victim_id);
+        }
+    }
+    Ok(out)
+}
+
+/// Recomputes every journey on `cases` from their live events and withdrawal records, exactly as
+/// `journeys::service::recompute_case` does one case; returns the victims on each case.
+pub(super) async fn recompute(
+    db: &impl ConnectionTrait,
+    cases: &BTreeSet<Uuid>,
+    victim_outcomes: &[String],
+    now: DateTime<Utc>,
+) -> AppResult<HashMap<Uuid, Vec<Uuid>>> {
+    let ids: Vec<Uuid> = cases.iter().copied().collect();
+    let people = victims_on(db, &ids).await?;
+    for chunk in ids.chunks(IN_CHUNK) {
+        let events: Vec<LiveEvent> = journey_events::Entity::find()
+            .select_only()
+            .columns([
+                journey_events::Column::Id,
+                journey_events::Column::CaseId,
+                journey_events::Column::VictimId,
+                journey_events::Column::EventType,
+                journey_events::Column::OutcomeCode,
+                journey_events::Column::OccurredAt,
+                journey_events::Column::ReceivedAt,
+            ])
+            .filter(journey_events::Column::CaseId.is_in(chunk.iter().copied()))
+            .filter(journey_events::Column::Status.eq(EventStatus::Linked))
+            .into_model::<LiveEvent>()
+            .all(db)
+            .await?;
+        let mut by_case: HashMap<Uuid, Vec<LiveEvent>> = HashMap::new();
+        for e in events {
+            if let Some(c) = e.case_id {
+                by_case.entry(c).or_default().push(e);
+            }
+        }
+        let records = withdrawals::Entity::find()
+            .filter(withdrawals::Column::CaseId.is_in(chunk.iter().copied()))
+            .filter(withdrawals::Column::Status.ne(WithdrawalStatus::Rejected))
+            .order_by_asc(withdrawals::Column::WithdrawnOn)
+            .all(db)
+            .await?;
+        let mut rows = Vec::new();
+        for case_id in chunk {
+            let events = by_case.get(case_id).map_or(&[][..], Vec::as_slice);
+            for victim_id in people.get(case_id).map_or(&[][..], Vec::as_slice) {
+                let facts: Vec<EventFact> = events
+                    .iter()
+                    .filter(|e| e.victim_id.is_none_or(|v| v == *victim_id))
+                    .map(|e| EventFact {
+                        event_type: e.event_type.clone(),
+                        outcome_code: e.outcome_code.clone(),
+                        occurred_at: e.occurred_at,
+                        received_at: e.received_at,
+                        seq: e.id,
+                    })
+                    .collect();
+                let record = records.iter().find(|w| w.case_id == *case_id && w.victim_id == *victim_id);
+                rows.push(journey_row(*case_id, *victim_id, &facts, record, victim_outcomes, now));
+            }
+        }
+        upsert_journeys(db, rows).await?;
+    }
+    Ok(people)
+}
+
+/// Deadline rules by trigger and the working-day calendar, loaded once per import.
+pub(super) struct Deadlines {
+    rules: HashMap<String, Vec<obligation_rules::Model>>,
+    calendar: Calendar,
+    today: NaiveDate,
+}
+
+impl Deadlines {
+    pub(super) async fn load(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Self> {
+        let mut rules: HashMap<String, Vec<obligation_rules::Model>> = HashMap::new();
+        for r in obligation_rules::Entity::find().filter(obligation_rules::Column::Active.eq(true)).all(db).await? {
+            rules.entry(r.trigger_event.clone()).or_default().push(r);
+        }
+        let calendar = crate::obligations::holidays::load(db).await?;
+        Ok(Deadlines { rules, calendar, today: london_date(now) })
+    }
+
+    /// The latest due date among the rules `trigger` starts, for a victim with or without
+    /// enhanced rights (`None`: the longer standard deadlines, an upper bound for anyone).
+    fn latest_due(&self, trigger: &str, e: &journey_events::Model, enhanced: Option<bool>) -> Option<NaiveDate> {
+        self.rules
+            .get(trigger)?
+            .iter()
+            .map(|r| {
+                let starts_at = match r.clock_starts {
+                    ClockStarts::Receipt => e.received_at.unwrap_or(e.occurred_at),
+                    ClockStarts::Event => e.occurred_at,
+                };
+                let days = if enhanced == Some(true) { r.working_days_enhanced } else { r.working_days_standard };
+                self.calendar.add_working_days(london_date(starts_at), days.max(0) as u32)
+            })
+            .max()
+    }
+
+    /// Whether an obligation created now would be open rather than already breached.
+    fn still_due(&self, trigger: &str, e: &journey_events::Model, enhanced: Option<bool>) -> bool {
+        self.latest_due(trigger, e, enhanced).is_some_and(|due| due >= self.today)
+    }
+}
+
+/// What the API's `after_linking` does for each newly linked event, except that obligations are
+/// created only when the event's deadline for that victim has not passed: a historic extract
+/// would otherwise fill caseloads with obligations breached before they were known. Returns how
+/// many obligations were created.
+pub(super) async fn after_linking(
+    db: &impl ConnectionTrait,
+    fresh: &[journey_events::Model],
+    people: &HashMap<Uuid, Vec<Uuid>>,
+    deadlines: &Deadlines,
+    victim_outcomes: &[String],
+    by: &str,
+    now: DateTime<Utc>,
+) -> AppResult<u64> {
+    let concerned = |e: &journey_events::Model| -> Vec<Uuid> {
+        match (e.victim_id, e.case_id) {
+            (Some(v), _) => vec![v],
+            (None, Some(c)) => people.get(&c).cloned().unwrap_or_default(),
+            (None, None) => Vec::new(),
+        }
+    };
+    // Events whose deadline could still be ahead for someone, and the victims they concern.
+    let mut due: Vec<(&journey_events::Model, &'static str, Vec<Uuid>)> = Vec::new();
+    for e in fresh {
+        if let Some(t) = trigger_for(&e.event_type, e.outcome_code.as_deref())
+            && deadlines.still_due(t, e, None)
+        {
+            due.push((e, t, concerned(e)));
+        }
+    }
+    let wanted: BTreeSet<Uuid> = due.iter().flat_map(|(_, _, v)| v.iter().copied()).collect();
+    let mut records: HashMap<Uuid, victims::Model> = HashMap::new();
+    let wanted: Vec<Uuid> = wanted.into_iter().collect();
+    for chunk in wanted.chunks(IN_CHUNK) {
+        for v in victims::Entity::find().filter(victims::Column::Id.is_in(chunk.iter().copied())).all(db).await? {
+            records.insert(v.id, v);
+        }
+    }
+    let mut created = 0u64;
+    for (e, trigger, people) in &due {
+        for victim in people.iter().filter_map(|v| records.get(v)) {
+            if !deadlines.still_due(trigger, e, Some(victim.enhanced_rights)) {
+                continue;
+            }
+            let made = crate::obligations::service::create_for_event(
+                db,
+                victim,
+                e.case_id,
+                trigger,
+                e.occurred_at,
+                e.received_at,
+                &source_key(e),
+                by,
+                now,
+            )
+            .await?;
+            created += made.len() as u64;
+        }
+    }
+    for e in fresh {
+        let (Some(case_id), Some(outcome)) = (e.case_id, &e.outcome_code) else { continue };
+        if victim_outcomes.contains(outcome) {
+            for victim_id in concerned(e) {
+                flag_withdrawal(db, case_id, victim_id, e.id, now).await?;
+            }
+        }
+    }
+    Ok(created)
+}

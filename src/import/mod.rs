@@ -1,0 +1,401 @@
+//! `care-hub import`: loads agency extracts (docs/import-formats.md) in batched transactions.
+//!
+//! A reader thread streams the file and checks each row; the writer takes a batch at a time and
+//! commits it whole with one audit event, so a file that breaks off (or a failed write) never
+//! leaves half a batch behind, and a re-run skips what is already loaded. Rows that cannot be
+//! read go to `FILE.rejects.csv` with their line number and reason; the rest of the file loads.
+mod events;
+mod generated;
+mod intake;
+mod journeys;
+mod read;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+pub use generated::{GENERATED_AGENCIES, GENERATED_TEAM, run_generated};
+pub use read::FileKind;
+
+use crate::audit::{self, Actor, Event};
+use crate::config::ReminderConfig;
+use crate::db::{Db, WriteTx};
+use crate::entities::agencies;
+use crate::error::AppResult;
+use crate::vocab::AuditAction;
+
+/// The layout family of the files given (`--format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// What one import run asks for.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The sending agency's code (`--agency`): events are stored as its own, intake references
+    /// are held under it.
+    pub agency: String,
+    pub format: ImportFormat,
+    /// Draw a progress bar on standard error.
+    pub progress: bool,
+}
+
+/// What happened to one file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub file: PathBuf,
+    pub kind: FileKind,
+    /// Records read (blank lines aside).
+    pub rows: u64,
+    /// Intake: victims created. Events: events stored and linked to a case.
+    pub loaded: u64,
+    /// Rows already in the hub (or earlier in the same file): nothing changed.
+    pub duplicates: u64,
+    /// Events stored that match no case: they wait in the linkage queue.
+    pub queued: u64,
+    /// Rows written to the rejects file.
+    pub rejected: u64,
+    /// Intake: cases opened.
+    pub cases_created: u64,
+    /// Events: Victims' Code obligations created (those whose deadline has not passed).
+    pub obligations: u64,
+    pub rejects_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    fn new(file: &Path, kind: FileKind) -> Self {
+        Summary {
+            file: file.to_owned(),
+            kind,
+            rows: 0,
+            loaded: 0,
+            duplicates: 0,
+            queued: 0,
+            rejected: 0,
+            cases_created: 0,
+            obligations: 0,
+            rejects_file: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Rows per second over the whole file.
+    #[must_use]
+    pub fn rate(&self) -> f64 {
+        self.rows as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            FileKind::Intake => "intake",
+            FileKind::Events => "events",
+        };
+        write!(f, "{} ({kind}): {} rows read, {} loaded", self.file.display(), self.rows, self.loaded)?;
+        if self.kind == FileKind::Intake {
+            write!(f, " ({} new cases)", self.cases_created)?;
+        }
+        write!(f, ", {} duplicates", self.duplicates)?;
+        if self.kind == FileKind::Events {
+            write!(f, ", {} queued for linkage, {} obligations", self.queued, self.obligations)?;
+        }
+        write!(f, ", {} rejected", self.rejected)?;
+        if let Some(r) = &self.rejects_file {
+            write!(f, " (see {})", r.display())?;
+        }
+        write!(f, "; {:.1}s, {:.0} rows/s", self.elapsed.as_secs_f64(), self.rate())
+    }
+}
+
+/// A row that could not be loaded.
+#[derive(Clone, Debug)]
+pub struct Reject {
+    pub line: u64,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// A batch of checked rows from the reader thread.
+struct Chunk<T> {
+    rows: Vec<T>,
+    rejects: Vec<Reject>,
+    read: u64,
+    first_line: u64,
+    last_line: u64,
+    bytes: u64,
+}
+
+/// Checks a readable row (its line number, raw text and values); `Err` is the reject reason.
+type Checker<T> = Box<dyn FnMut(u64, &str, Vec<Option<String>>) -> Result<T, String> + Send>;
+
+/// What a batch wrote, for its audit event.
+struct Written {
+    subjects: Vec<Uuid>,
+    fields: &'static [&'static str],
+}
+
+/// One kind of extract: how a row is checked (on the reader thread) and how a batch is written.
+trait Loader {
+    type Row: Send + 'static;
+    /// Rows per transaction.
+    const BATCH: usize;
+
+    fn checker(&self) -> Checker<Self::Row>;
+
+    /// Writes a batch in `tx`; returns rows it refused (with their reasons), and what it wrote
+    /// when it wrote anything.
+    async fn write(
+        &mut self,
+        tx: &WriteTx,
+        rows: Vec<Self::Row>,
+        summary: &mut Summary,
+    ) -> AppResult<(Vec<Reject>, Option<Written>)>;
+}
+
+/// The actor imports are recorded as.
+#[must_use]
+pub fn actor(agency: &str) -> Actor {
+    Actor { id: format!("import:{agency}"), agency: Some(agency.to_owned()), ..Actor::default() }
+}
+
+/// Imports one file; an error means it could not be read (or written) at all.
+pub async fn import_file(
+    db: &Db,
+    path: &Path,
+    opts: &Options,
+    reminders: &ReminderConfig,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Summary> {
+    let agency = opts.agency.trim().to_uppercase();
+    let known = agencies::Entity::find().filter(agencies::Column::Code.eq(agency.as_str())).one(db.read()).await?;
+    match known {
+        Some(a) if a.active => {}
+        Some(_) => anyhow::bail!("agency {agency} is inactive"),
+        None => anyhow::bail!("no agency has code {agency}; an admin creates agencies with POST /api/v1/agencies"),
+    }
+    let reader = read::Reader::open(path, opts.format)?;
+    match reader.kind() {
+        FileKind::Events => {
+            let loader = events::EventLoader::new(db, &agency, now).await?;
+            run(db, path, reader, loader, &agency, opts.progress, now).await
+        }
+        FileKind::Intake => {
+            let loader = intake::IntakeLoader::new(db, &agency, reminders, now).await?;
+            run(db, path, reader, loader, &agency, opts.progress, now).await
+        }
+    }
+}
+
+/// Imports each file in turn, printing a summary line per file on standard output. Fails (after
+/// trying every file) when a file could not be read at all.
+pub async fn run_files(
+    db: &Db,
+    files: &[PathBuf],
+    opts: &Options,
+    reminders: &ReminderConfig,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Summary>> {
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for file in files {
+        match import_file(db, file, opts, reminders, now).await {
+            Ok(s) => {
+                println!("{s}");
+                done.push(s);
+            }
+            Err(e) => {
+                eprintln!("care-hub: {}: {e:#}", file.display());
+                failed.push(file.display().to_string());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("{} of {} file(s) could not be imported: {}", failed.len(), files.len(), failed.join(", "));
+    }
+    Ok(done)
+}
+
+async fn run<L: Loader>(
+    db: &Db,
+    path: &Path,
+    mut reader: read::Reader,
+    mut loader: L,
+    agency: &str,
+    progress: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let mut summary = Summary::new(path, reader.kind());
+    let mut rejects = RejectsFile::new(path)?;
+    let bar = progress_bar(path, progress);
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+
+    let (send, mut receive) = tokio::sync::mpsc::channel::<Chunk<L::Row>>(2);
+    let mut check = loader.checker();
+    let producer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut chunk = empty_chunk(0);
+        while let Some(record) = reader.next_record()? {
+            let read::Record { line, raw, values } = record;
+            if chunk.read == 0 {
+                chunk.first_line = line;
+            }
+            chunk.read += 1;
+            chunk.last_line = line;
+            match values.and_then(|v| check(line, &raw, v)) {
+                Ok(row) => chunk.rows.push(row),
+                Err(reason) => chunk.rejects.push(Reject { line, reason, raw }),
+            }
+            if chunk.rows.len() >= L::BATCH || chunk.rejects.len() >= L::BATCH {
+                chunk.bytes = reader.bytes_read();
+                if send.blocking_send(std::mem::replace(&mut chunk, empty_chunk(0))).is_err() {
+                    return Ok(()); // the writer stopped; it reports why
+                }
+            }
+        }
+        if chunk.read > 0 {
+            chunk.bytes = reader.bytes_read();
+            let _ = send.blocking_send(chunk);
+        }
+        Ok(())
+    });
+
+    let actor = actor(agency);
+    while let Some(chunk) = receive.recv().await {
+        summary.rows += chunk.read;
+        let mut refused = Vec::new();
+        if !chunk.rows.is_empty() {
+            let tx = db.begin_write().await?;
+            let (r, written) =
+                loader.write(&tx, chunk.rows, &mut summary).await.map_err(describe).with_context(|| {
+                    format!("writing lines {}-{} of {}", chunk.first_line, chunk.last_line, path.display())
+                })?;
+            refused = r;
+            if let Some(w) = written {
+                let resource = clip(&format!("{name} lines {}-{}", chunk.first_line, chunk.last_line), 100);
+                let event = Event::new(AuditAction::Create, "import")
+                    .resource(resource)
+                    .subjects(w.subjects)
+                    .fields(w.fields.iter().copied());
+                audit::record(&tx, &actor, now, event).await.map_err(describe)?;
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+        }
+        let mut all = chunk.rejects;
+        all.append(&mut refused);
+        all.sort_by_key(|r| r.line);
+        summary.rejected += all.len() as u64;
+        rejects.write(&all)?;
+        bar.set_position(chunk.bytes);
+        bar.set_message(format!(
+            "{} rows, {:.0} rows/s",
+            summary.rows,
+            summary.rows as f64 / started.elapsed().as_secs_f64().max(1e-9)
+        ));
+    }
+    producer
+        .await
+        .context("the reader thread failed")?
+        .with_context(|| format!("cannot read {} after line {}", path.display(), summary.rows))?;
+    bar.finish_and_clear();
+    summary.rejects_file = rejects.finish()?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+fn empty_chunk<T>(first_line: u64) -> Chunk<T> {
+    Chunk { rows: Vec::new(), rejects: Vec::new(), read: 0, first_line, last_line: first_line, bytes: 0 }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max { s.to_owned() } else { s.chars().skip(s.chars().count() - max).collect() }
+}
+
+fn describe(e: crate::error::AppError) -> anyhow::Error {
+    match e.source {
+        Some(cause) => cause.context(e.detail),
+        None => anyhow::anyhow!("{}", e.detail),
+    }
+}
+
+fn progress_bar(path: &Path, wanted: bool) -> ProgressBar {
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    let target = if wanted && std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(len), target);
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}, ETA {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar.set_prefix(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    bar
+}
+
+/// `FILE.rejects.csv`: line, reason, raw. Made on the first reject; one left by an earlier run
+/// of the same file is removed first, so it always describes the last run.
+struct RejectsFile {
+    path: PathBuf,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl RejectsFile {
+    fn new(source: &Path) -> anyhow::Result<Self> {
+        let mut name = source.as_os_str().to_owned();
+        name.push(".rejects.csv");
+        let path = PathBuf::from(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot replace {}", path.display())),
+        }
+        Ok(RejectsFile { path, out: None })
+    }
+
+    fn write(&mut self, rejects: &[Reject]) -> anyhow::Result<()> {
+        if rejects.is_empty() {
+            return Ok(());
+        }
+        if self.out.is_none() {
+            let file =
+                std::fs::File::create(&self.path).with_context(|| format!("cannot create {}", self.path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            out.write_all(b"line,reason,raw\n")?;
+            self.out = Some(out);
+        }
+        let out = self.out.as_mut().expect("opened above");
+        for r in rejects {
+            writeln!(out, "{},{},{}", r.line, csv_field(&r.reason), csv_field(&r.raw))?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<Option<PathBuf>> {
+        match self.out {
+            Some(mut out) => {
+                out.flush().with_context(|| format!("cannot write {}", self.path.display()))?;
+                Ok(Some(self.path))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
