@@ -502,3 +502,16 @@ pub async fn lookup(
         .await
         .map_err(|e| if e.status == axum::http::StatusCode::NOT_FOUND { not_found() } else { e })
 }
+
+/// A body field names a case: 422 at `pointer` unless the victim is on it.
+pub async fn require_victim_on_case(
+    db: &impl ConnectionTrait,
+    case_id: Uuid,
+    victim_id: Uuid,
+    pointer: &str,
+) -> AppResult<()> {
+    if case_victims::Entity::find_by_id((case_id, victim_id)).one(db).await?.is_none() {
+        return Err(AppError::invalid_field(pointer, "not_linked", "the victim is not on this case"));
+    }
+    Ok(())
+}

@@ -19,9 +19,7 @@ use crate::auth::access::Access;
 use crate::clock::london_date;
 use crate::config::ReminderConfig;
 use crate::db::Db;
-use crate::entities::{
-    case_victims, contact_plans, contact_schedule, contacts, obligations, users, victims, withdrawal_flags,
-};
+use crate::entities::{contact_plans, contact_schedule, contacts, obligations, users, victims, withdrawal_flags};
 use crate::error::{AppError, AppResult};
 use crate::http::{IfMatch, Page, PageParams, cursor_for};
 use crate::obligations::service as obligation_service;
@@ -71,14 +69,7 @@ pub async fn record_contact(
         agencies::service::require_active(&tx, code, "/agency").await?;
     }
     if let Some(case_id) = input.case_id {
-        let linked = case_victims::Entity::find()
-            .filter(case_victims::Column::CaseId.eq(case_id))
-            .filter(case_victims::Column::VictimId.eq(victim.id))
-            .count(&tx)
-            .await?;
-        if linked == 0 {
-            return Err(AppError::invalid_field("/case_id", "not_linked", "the victim is not on this case"));
-        }
+        crate::cases::service::require_victim_on_case(&tx, case_id, victim.id, "/case_id").await?;
     }
     let contact = contacts::Model {
         id: Uuid::now_v7(),

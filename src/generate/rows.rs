@@ -10,39 +10,8 @@ use super::people::{location, pick};
 use super::targets;
 use super::{CPS, FORCE, TEAM, Victim};
 
-pub const INTAKE_HEADER: [&str; 19] = [
-    "crime_ref",
-    "victim_key",
-    "urn",
-    "urn_agency",
-    "team",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "sex",
-    "ethnicity",
-    "disability",
-    "enhanced_reasons",
-    "offence_group",
-    "priority_flags",
-    "relationship",
-    "location_type",
-    "area",
-    "date_reported",
-    "offence_date",
-];
-
-pub const EVENT_HEADER: [&str; 9] = [
-    "source_event_id",
-    "event_type",
-    "occurred_at",
-    "received_at",
-    "outcome_code",
-    "ref_agency",
-    "ref_type",
-    "ref_value",
-    "victim_key",
-];
+/// The layouts' columns, as the importer reads them (one definition of the file formats).
+pub use crate::import::{EVENT_COLUMNS as EVENT_HEADER, INTAKE_COLUMNS as INTAKE_HEADER};
 
 /// Fictional force number for URNs (real forces use 01–63 and a few special codes).
 const URN_FORCE: &str = "99";

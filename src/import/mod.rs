@@ -21,7 +21,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 pub use generated::{GENERATED_AGENCIES, GENERATED_TEAM, run_generated};
-pub use read::FileKind;
+pub use read::{EVENT_COLUMNS, FileKind, INTAKE_COLUMNS};
 
 use crate::audit::{self, Actor, Event};
 use crate::config::ReminderConfig;

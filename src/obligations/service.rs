@@ -16,7 +16,7 @@ use crate::auth::Principal;
 use crate::auth::access::Access;
 use crate::clock::london_date;
 use crate::db::Db;
-use crate::entities::{case_victims, contact_plans, contacts, obligation_rules, obligations, victims};
+use crate::entities::{contact_plans, contacts, obligation_rules, obligations, victims};
 use crate::error::{AppError, AppResult};
 use crate::http::{IfMatch, MergePatch};
 use crate::validate::Checks;
@@ -294,14 +294,7 @@ pub async fn record_key_event(
         ));
     }
     if let Some(case_id) = input.case_id {
-        let linked = case_victims::Entity::find()
-            .filter(case_victims::Column::CaseId.eq(case_id))
-            .filter(case_victims::Column::VictimId.eq(victim.id))
-            .count(&tx)
-            .await?;
-        if linked == 0 {
-            return Err(AppError::invalid_field("/case_id", "not_linked", "the victim is not on this case"));
-        }
+        crate::cases::service::require_victim_on_case(&tx, case_id, victim.id, "/case_id").await?;
     }
     let source_key = source.map_or_else(|| format!("entry:{}", Uuid::now_v7()), |s| format!("source:{s}"));
     let created = create_for_event(

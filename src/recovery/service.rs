@@ -140,10 +140,8 @@ pub async fn create(
     })?;
     check_category(&tx, &input.category, "/category").await?;
     let owner_agency = check_agency(&tx, input.owner_agency.as_deref()).await?;
-    if let Some(case_id) = input.case_id
-        && case_victims::Entity::find_by_id((case_id, victim.id)).one(&tx).await?.is_none()
-    {
-        return Err(AppError::invalid_field("/case_id", "not_linked", "the victim is not on this case"));
+    if let Some(case_id) = input.case_id {
+        crate::cases::service::require_victim_on_case(&tx, case_id, victim.id, "/case_id").await?;
     }
     let calendar = holidays::load(&tx).await?;
     let row = service_issues::Model {

@@ -9,7 +9,7 @@ use crate::auth::Principal;
 use crate::auth::access::Access;
 use crate::db::Db;
 use crate::entities::withdrawals::{EvidenceList, Reasons};
-use crate::entities::{case_victims, journeys, withdrawal_flags, withdrawals};
+use crate::entities::{journeys, withdrawal_flags, withdrawals};
 use crate::error::{AppError, AppResult};
 use crate::journeys::{service as journeys_service, stages};
 use crate::validate::Checks;
@@ -60,9 +60,7 @@ pub async fn create(
         .await?
         .filter(|_| true)
         .ok_or_else(|| AppError::invalid_field("/victim", "not_found", format!("no victim record {}", input.victim)))?;
-    if case_victims::Entity::find_by_id((case_id, victim.id)).one(&tx).await?.is_none() {
-        return Err(AppError::invalid_field("/victim", "not_on_case", "the victim is not on this case"));
-    }
+    crate::cases::service::require_victim_on_case(&tx, case_id, victim.id, "/victim").await?;
     let journey = journeys::Entity::find_by_id((case_id, victim.id)).one(&tx).await?;
     let stage =
         input.stage.clone().or_else(|| journey.and_then(|j| j.current_stage)).unwrap_or_else(|| "REPORTED".into());
