@@ -4,7 +4,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TryInsertResult};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::journeys::{self, Deadlines, IN_CHUNK};
@@ -166,6 +167,39 @@ impl EventLoader {
         Ok(())
     }
 
+    /// Source event ids of `rows` this agency has sent before.
+    async fn stored(&self, db: &impl ConnectionTrait, rows: &[EventRow]) -> AppResult<HashSet<String>> {
+        let mut out = HashSet::new();
+        for chunk in rows.chunks(IN_CHUNK) {
+            let found: Vec<String> = journey_events::Entity::find()
+                .select_only()
+                .column(journey_events::Column::SourceEventId)
+                .filter(journey_events::Column::SourceAgency.eq(self.agency.as_str()))
+                .filter(journey_events::Column::SourceEventId.is_in(chunk.iter().map(|r| r.source_event_id.as_str())))
+                .into_tuple()
+                .all(db)
+                .await?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    /// Which of `ids` are stored.
+    async fn present(&self, db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<HashSet<Uuid>> {
+        let mut out = HashSet::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let found: Vec<Uuid> = journey_events::Entity::find()
+                .select_only()
+                .column(journey_events::Column::Id)
+                .filter(journey_events::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
     /// The stored row for an event: linked to its case (and victim), or queued with the reason.
     fn model(&self, r: EventRow, on_case: &HashSet<(Uuid, Uuid)>) -> journey_events::Model {
         let label = r.label();
@@ -227,11 +261,18 @@ impl Loader for EventLoader {
         rows: Vec<EventRow>,
         summary: &mut Summary,
     ) -> AppResult<(Vec<Reject>, Option<Written>)> {
-        // The same event twice in a batch: the first counts.
+        // An event stored already (an earlier run or batch), or twice in this batch: the first counts.
+        let stored = self.stored(tx, &rows).await?;
         let mut seen = HashSet::with_capacity(rows.len());
         let before = rows.len();
-        let rows: Vec<EventRow> = rows.into_iter().filter(|r| seen.insert(r.source_event_id.clone())).collect();
+        let rows: Vec<EventRow> = rows
+            .into_iter()
+            .filter(|r| !stored.contains(&r.source_event_id) && seen.insert(r.source_event_id.clone()))
+            .collect();
         summary.duplicates += (before - rows.len()) as u64;
+        if rows.is_empty() {
+            return Ok((Vec::new(), None));
+        }
 
         self.resolve_cases(tx, &rows).await?;
         self.resolve_victims(tx, &rows).await?;
@@ -249,34 +290,44 @@ impl Loader for EventLoader {
             .collect();
         let models: Vec<journey_events::Model> = rows.into_iter().map(|r| self.model(r, &on_case)).collect();
 
-        let mut inserted: HashSet<Uuid> = HashSet::with_capacity(models.len());
-        for chunk in models.chunks(ROWS_PER_INSERT) {
-            let result = journey_events::Entity::insert_many(
-                chunk.iter().cloned().map(sea_orm::IntoActiveModel::into_active_model),
-            )
-            .on_conflict_do_nothing_on([journey_events::Column::SourceAgency, journey_events::Column::SourceEventId])
-            .exec_with_returning_keys(tx)
-            .await?;
-            if let TryInsertResult::Inserted(ids) = result {
-                inserted.extend(ids);
-            }
-        }
-        let mut touched = BTreeSet::new();
+        // Only what the rows set off is kept past the insert: most events of a historic extract
+        // start no obligation that is still due and carry no withdrawal outcome.
+        let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+        let mut linked: Vec<(Uuid, Uuid)> = Vec::with_capacity(models.len());
         let mut fresh = Vec::new();
-        for m in models {
-            if !inserted.contains(&m.id) {
-                summary.duplicates += 1;
-            } else if let Some(c) = m.case_id {
-                summary.loaded += 1;
-                touched.insert(c);
-                fresh.push(m);
-            } else {
-                summary.queued += 1;
+        for m in &models {
+            let Some(case_id) = m.case_id else { continue };
+            linked.push((m.id, case_id));
+            if journeys::sets_off(m, &self.deadlines, &self.victim_outcomes) {
+                fresh.push(m.clone());
             }
         }
-        if inserted.is_empty() {
+        let mut models = models.into_iter().map(IntoActiveModel::into_active_model).peekable();
+        let mut written = 0;
+        while models.peek().is_some() {
+            written += journey_events::Entity::insert_many(models.by_ref().take(ROWS_PER_INSERT))
+                .on_conflict(
+                    OnConflict::columns([journey_events::Column::SourceAgency, journey_events::Column::SourceEventId])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(tx)
+                .await?;
+        }
+        // Another writer can store the same events between the check and the insert (on
+        // PostgreSQL): then count exactly what this batch stored.
+        let inserted: Option<HashSet<Uuid>> =
+            if written == ids.len() as u64 { None } else { Some(self.present(tx, &ids).await?) };
+        let kept = |id: &Uuid| inserted.as_ref().is_none_or(|i| i.contains(id));
+        let linked: Vec<(Uuid, Uuid)> = linked.into_iter().filter(|(id, _)| kept(id)).collect();
+        fresh.retain(|m| kept(&m.id));
+        summary.loaded += linked.len() as u64;
+        summary.queued += written - linked.len() as u64;
+        summary.duplicates += ids.len() as u64 - written;
+        if written == 0 {
             return Ok((Vec::new(), None));
         }
+        let touched: BTreeSet<Uuid> = linked.iter().map(|(_, c)| *c).collect();
         let people = journeys::recompute(tx, &touched, &self.victim_outcomes, self.now).await?;
         summary.obligations +=
             journeys::after_linking(tx, &fresh, &people, &self.deadlines, &self.victim_outcomes, &self.by, self.now)

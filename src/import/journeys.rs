@@ -27,6 +27,7 @@ struct LiveEvent {
     outcome_code: Option<String>,
     occurred_at: DateTime<Utc>,
     received_at: Option<DateTime<Utc>>,
+    status: EventStatus,
 }
 
 /// The victims on each case.
@@ -69,14 +70,16 @@ pub(super) async fn recompute(
                 journey_events::Column::OutcomeCode,
                 journey_events::Column::OccurredAt,
                 journey_events::Column::ReceivedAt,
+                journey_events::Column::Status,
             ])
+            // Status is checked here rather than in SQL: given both, SQLite's planner picks the
+            // status index and reads every linked event in the hub.
             .filter(journey_events::Column::CaseId.is_in(chunk.iter().copied()))
-            .filter(journey_events::Column::Status.eq(EventStatus::Linked))
             .into_model::<LiveEvent>()
             .all(db)
             .await?;
         let mut by_case: HashMap<Uuid, Vec<LiveEvent>> = HashMap::new();
-        for e in events {
+        for e in events.into_iter().filter(|e| e.status == EventStatus::Linked) {
             if let Some(c) = e.case_id {
                 by_case.entry(c).or_default().push(e);
             }
@@ -151,10 +154,17 @@ impl Deadlines {
     }
 }
 
+/// Whether a newly linked event sets anything off: an obligation that may still be due, or a
+/// withdrawal flag.
+pub(super) fn sets_off(e: &journey_events::Model, deadlines: &Deadlines, victim_outcomes: &[String]) -> bool {
+    trigger_for(&e.event_type, e.outcome_code.as_deref()).is_some_and(|t| deadlines.still_due(t, e, None))
+        || e.outcome_code.as_ref().is_some_and(|o| victim_outcomes.contains(o))
+}
+
 /// What the API's `after_linking` does for each newly linked event, except that obligations are
 /// created only when the event's deadline for that victim has not passed: a historic extract
 /// would otherwise fill caseloads with obligations breached before they were known. Returns how
-/// many obligations were created.
+/// many obligations were created. `fresh` may leave out events [`sets_off`] says set off nothing.
 pub(super) async fn after_linking(
     db: &impl ConnectionTrait,
     fresh: &[journey_events::Model],

@@ -376,11 +376,15 @@ pub async fn recompute_case(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let people: Vec<Uuid> = victims_of(db, &BTreeSet::from([case_id])).await?;
-    let events = journey_events::Entity::find()
+    // Status is checked here rather than in SQL: given both, SQLite's planner picks the status
+    // index and reads every linked event in the hub.
+    let events: Vec<journey_events::Model> = journey_events::Entity::find()
         .filter(journey_events::Column::CaseId.eq(case_id))
-        .filter(journey_events::Column::Status.eq(EventStatus::Linked))
         .all(db)
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|e| e.status == EventStatus::Linked)
+        .collect();
     let records = withdrawals::Entity::find()
         .filter(withdrawals::Column::CaseId.eq(case_id))
         .filter(withdrawals::Column::Status.ne(WithdrawalStatus::Rejected))
