@@ -4,10 +4,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use super::bulk;
 use super::journeys::{self, Deadlines, IN_CHUNK};
 use super::{Checker, Loader, Reject, Summary, Written};
 use crate::agencies::references::normalise_value;
@@ -17,9 +17,8 @@ use crate::error::AppResult;
 use crate::journeys::stages::{self, OUTCOME};
 use crate::vocab::{EventStatus, RefType};
 
-/// Rows per transaction, stored 1,000 to a statement (18 parameters a row: 18,000, within
-/// SQLite's 32,766 and PostgreSQL's 65,535).
-const ROWS_PER_INSERT: usize = 1000;
+/// Events per insert (see `bulk`).
+const ROWS_PER_INSERT: usize = 2500;
 /// References remembered between batches; the map starts afresh when it fills.
 const CACHE_LIMIT: usize = 200_000;
 
@@ -289,46 +288,45 @@ impl Loader for EventLoader {
             .flat_map(|(c, vs)| vs.into_iter().map(move |v| (c, v)))
             .collect();
         let models: Vec<journey_events::Model> = rows.into_iter().map(|r| self.model(r, &on_case)).collect();
+        let ids_len = models.len() as u64;
 
-        // Only what the rows set off is kept past the insert: most events of a historic extract
-        // start no obligation that is still due and carry no withdrawal outcome.
-        let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
-        let mut linked: Vec<(Uuid, Uuid)> = Vec::with_capacity(models.len());
+        // Journeys first, from the stored events and this batch's linked ones (a batch's rows
+        // need not be read back); then the insert, in the same transaction.
+        let touched: BTreeSet<Uuid> = models.iter().filter_map(|m| m.case_id).collect();
+        let mut people = journeys::recompute(tx, &touched, &models, &self.victim_outcomes, self.now).await?;
+        let mut written = 0;
+        for chunk in models.chunks(ROWS_PER_INSERT) {
+            let rows = chunk.iter().cloned().map(IntoActiveModel::into_active_model).collect();
+            written +=
+                bulk::insert(tx, rows, &[journey_events::Column::SourceAgency, journey_events::Column::SourceEventId])
+                    .await?;
+        }
+        let mut stored: Option<HashSet<Uuid>> = None;
+        if written != models.len() as u64 {
+            // Another writer stored some of the same events between the check and the insert
+            // (PostgreSQL): count what this batch stored and recompute from what is stored.
+            let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+            stored = Some(self.present(tx, &ids).await?);
+            people = journeys::recompute(tx, &touched, &[], &self.victim_outcomes, self.now).await?;
+        }
+        let linked =
+            models.into_iter().filter(|m| m.case_id.is_some() && stored.as_ref().is_none_or(|s| s.contains(&m.id)));
+        // Most events of a historic extract start no obligation still due and carry no
+        // withdrawal outcome: only those that do go on.
         let mut fresh = Vec::new();
-        for m in &models {
-            let Some(case_id) = m.case_id else { continue };
-            linked.push((m.id, case_id));
-            if journeys::sets_off(m, &self.deadlines, &self.victim_outcomes) {
-                fresh.push(m.clone());
+        let mut loaded = 0;
+        for m in linked {
+            loaded += 1;
+            if journeys::sets_off(&m, &self.deadlines, &self.victim_outcomes) {
+                fresh.push(m);
             }
         }
-        let mut models = models.into_iter().map(IntoActiveModel::into_active_model).peekable();
-        let mut written = 0;
-        while models.peek().is_some() {
-            written += journey_events::Entity::insert_many(models.by_ref().take(ROWS_PER_INSERT))
-                .on_conflict(
-                    OnConflict::columns([journey_events::Column::SourceAgency, journey_events::Column::SourceEventId])
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(tx)
-                .await?;
-        }
-        // Another writer can store the same events between the check and the insert (on
-        // PostgreSQL): then count exactly what this batch stored.
-        let inserted: Option<HashSet<Uuid>> =
-            if written == ids.len() as u64 { None } else { Some(self.present(tx, &ids).await?) };
-        let kept = |id: &Uuid| inserted.as_ref().is_none_or(|i| i.contains(id));
-        let linked: Vec<(Uuid, Uuid)> = linked.into_iter().filter(|(id, _)| kept(id)).collect();
-        fresh.retain(|m| kept(&m.id));
-        summary.loaded += linked.len() as u64;
-        summary.queued += written - linked.len() as u64;
-        summary.duplicates += ids.len() as u64 - written;
+        summary.loaded += loaded;
+        summary.queued += written - loaded;
+        summary.duplicates += ids_len - written;
         if written == 0 {
             return Ok((Vec::new(), None));
         }
-        let touched: BTreeSet<Uuid> = linked.iter().map(|(_, c)| *c).collect();
-        let people = journeys::recompute(tx, &touched, &self.victim_outcomes, self.now).await?;
         summary.obligations +=
             journeys::after_linking(tx, &fresh, &people, &self.deadlines, &self.victim_outcomes, &self.by, self.now)
                 .await?;

@@ -11,6 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use super::bulk;
 use super::journeys::IN_CHUNK;
 use super::{Checker, Loader, Reject, Summary, Written};
 use crate::agencies::references::normalise_value;
@@ -19,7 +20,7 @@ use crate::contacts::schedule;
 use crate::db::{Db, WriteTx};
 use crate::entities::cases::PriorityFlags;
 use crate::entities::victims::{EnhancedReasonEntry, EnhancedReasons, Needs};
-use crate::entities::{agencies, agency_references, case_victims, cases, contact_schedule, teams, victims};
+use crate::entities::{agencies, agency_references, case_victims, cases, teams, victims};
 use crate::error::{AppError, AppResult};
 use crate::validate::Checks;
 use crate::victims::dto::VictimInput;
@@ -30,10 +31,8 @@ use crate::vocab::{
     RefType, Relationship, Sex,
 };
 
-/// Rows per transaction; victims are stored 500 to a statement (38 parameters a row).
+/// Rows per transaction.
 const BATCH: usize = 2000;
-const VICTIMS_PER_INSERT: usize = 500;
-const ROWS_PER_INSERT: usize = 1000;
 
 /// The stored value of an intake's victim key: `VK/{crime_ref}/{victim_key}`, upper case.
 pub(super) fn victim_key_value(crime_ref: &str, victim_key: &str) -> Result<String, String> {
@@ -330,38 +329,19 @@ impl Loader for IntakeLoader {
         summary.loaded += people.len() as u64;
         summary.cases_created += new_cases.len() as u64;
         let subjects: Vec<Uuid> = people.iter().map(|v| v.id).collect();
-        for chunk in new_cases.chunks(ROWS_PER_INSERT / 2) {
-            cases::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model().reset_all()))
-                .exec_without_returning(tx)
-                .await?;
-        }
-        for chunk in people.chunks(VICTIMS_PER_INSERT) {
-            victims::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model().reset_all()))
-                .exec_without_returning(tx)
-                .await?;
-        }
-        for chunk in refs.chunks(ROWS_PER_INSERT) {
-            agency_references::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model().reset_all()))
-                .exec_without_returning(tx)
-                .await
-                .map_err(|e| match AppError::from(e) {
-                    e if e.code == "already-exists" => AppError::conflict(
-                        "reference-in-use",
-                        "a reference in this batch was stored meanwhile; run the import again",
-                    ),
-                    other => other,
-                })?;
-        }
-        for chunk in links.chunks(ROWS_PER_INSERT) {
-            case_victims::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model().reset_all()))
-                .exec_without_returning(tx)
-                .await?;
-        }
-        for chunk in schedules.chunks(ROWS_PER_INSERT) {
-            contact_schedule::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model().reset_all()))
-                .exec_without_returning(tx)
-                .await?;
-        }
+        bulk::insert(tx, new_cases.into_iter().map(|m| m.into_active_model().reset_all()).collect(), &[]).await?;
+        bulk::insert(tx, people.into_iter().map(|m| m.into_active_model().reset_all()).collect(), &[]).await?;
+        bulk::insert(tx, refs.into_iter().map(|m| m.into_active_model().reset_all()).collect(), &[]).await.map_err(
+            |e| match e {
+                e if e.code == "already-exists" => AppError::conflict(
+                    "reference-in-use",
+                    "a reference in this batch was stored meanwhile; run the import again",
+                ),
+                other => other,
+            },
+        )?;
+        bulk::insert(tx, links.into_iter().map(|m| m.into_active_model().reset_all()).collect(), &[]).await?;
+        bulk::insert(tx, schedules.into_iter().map(|m| m.into_active_model().reset_all()).collect(), &[]).await?;
         Ok((refused, Some(Written { subjects, fields: &["victims", "cases", "agency_references"] })))
     }
 }

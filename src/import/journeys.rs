@@ -4,7 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::calendar::Calendar;
@@ -51,14 +53,34 @@ pub(super) async fn victims_on(db: &impl ConnectionTrait, cases: &[Uuid]) -> App
 
 /// Recomputes every journey on `cases` from their live events and withdrawal records, exactly as
 /// `journeys::service::recompute_case` does one case; returns the victims on each case.
+/// `pending` are events of the batch that its transaction stores next (those linked count):
+/// reading the stored events first and adding these saves reading a whole batch back.
 pub(super) async fn recompute(
     db: &impl ConnectionTrait,
     cases: &BTreeSet<Uuid>,
+    pending: &[journey_events::Model],
     victim_outcomes: &[String],
     now: DateTime<Utc>,
 ) -> AppResult<HashMap<Uuid, Vec<Uuid>>> {
     let ids: Vec<Uuid> = cases.iter().copied().collect();
     let people = victims_on(db, &ids).await?;
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let mut waiting: HashMap<Uuid, Vec<LiveEvent>> = HashMap::new();
+    for e in pending.iter().filter(|e| e.status == EventStatus::Linked) {
+        let Some(case_id) = e.case_id else { continue };
+        // As the row will read back: PostgreSQL keeps whole microseconds.
+        let time = |t: DateTime<Utc>| if postgres { super::bulk::postgres_time(t) } else { t };
+        waiting.entry(case_id).or_default().push(LiveEvent {
+            id: e.id,
+            case_id: e.case_id,
+            victim_id: e.victim_id,
+            event_type: e.event_type.clone(),
+            outcome_code: e.outcome_code.clone(),
+            occurred_at: time(e.occurred_at),
+            received_at: e.received_at.map(time),
+            status: e.status,
+        });
+    }
     for chunk in ids.chunks(IN_CHUNK) {
         let events: Vec<LiveEvent> = journey_events::Entity::find()
             .select_only()
@@ -82,6 +104,11 @@ pub(super) async fn recompute(
         for e in events.into_iter().filter(|e| e.status == EventStatus::Linked) {
             if let Some(c) = e.case_id {
                 by_case.entry(c).or_default().push(e);
+            }
+        }
+        for case_id in chunk {
+            if let Some(more) = waiting.remove(case_id) {
+                by_case.entry(*case_id).or_default().extend(more);
             }
         }
         let records = withdrawals::Entity::find()

@@ -4,6 +4,7 @@
 //! commits it whole with one audit event, so a file that breaks off (or a failed write) never
 //! leaves half a batch behind, and a re-run skips what is already loaded. Rows that cannot be
 //! read go to `FILE.rejects.csv` with their line number and reason; the rest of the file loads.
+mod bulk;
 mod events;
 mod generated;
 mod intake;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 pub use generated::{GENERATED_AGENCIES, GENERATED_TEAM, run_generated};
@@ -271,7 +272,12 @@ async fn run<L: Loader>(
     });
 
     let actor = actor(agency);
+    let mut analyse_at = 0;
     while let Some(chunk) = receive.recv().await {
+        if db.backend() == DbBackend::Postgres && summary.rows >= analyse_at {
+            analyse(db).await;
+            analyse_at = (summary.rows * 2).max(ANALYZE_FIRST);
+        }
         summary.rows += chunk.read;
         let mut refused = Vec::new();
         if !chunk.rows.is_empty() {
@@ -313,6 +319,21 @@ async fn run<L: Loader>(
     summary.rejects_file = rejects.finish()?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Rows read before the second `ANALYZE` of an import on PostgreSQL; each later one waits for
+/// twice as many rows as the one before.
+const ANALYZE_FIRST: u64 = 20_000;
+
+/// Brings PostgreSQL's statistics up to date, as after any bulk load: without them (autovacuum
+/// off, or behind a fast import) the planner takes the lookups by agency reference and source
+/// event id for scans of every row an agency has, plans cached while the tables were small stay
+/// in use, and an import slows as it grows the tables.
+async fn analyse(db: &Db) {
+    let sql = "ANALYZE journey_events, journeys, agency_references, case_victims, cases, victims, withdrawals";
+    if let Err(e) = db.read().execute_unprepared(sql).await {
+        tracing::warn!(error = %e, "could not ANALYZE before importing; lookups may be slow");
+    }
 }
 
 fn empty_chunk<T>(first_line: u64) -> Chunk<T> {
