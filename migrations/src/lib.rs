@@ -7,6 +7,7 @@ mod m20261122_000003_contact;
 mod m20261122_000004_journeys;
 mod m20261122_000005_service_recovery;
 mod m20261122_000006_due_scan_index;
+mod m20261123_000007_unlinked_events_index;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_journeys::Migration),
             Box::new(m20261122_000005_service_recovery::Migration),
             Box::new(m20261122_000006_due_scan_index::Migration),
+            Box::new(m20261123_000007_unlinked_events_index::Migration),
         ]
     }
 }

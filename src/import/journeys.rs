@@ -1,19 +1,22 @@
 //! What a batch of newly linked events sets off, batched: the touched cases' journeys recomputed
 //! once each (with the API's derivation, `journeys::service::journey_row`), obligations for
 //! events whose deadline has not passed yet, and unevidenced-withdrawal flags.
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
 use crate::calendar::Calendar;
 use crate::clock::london_date;
-use crate::entities::{case_victims, journey_events, obligation_rules, victims, withdrawals};
+use super::bulk;
+use crate::entities::{case_victims, journey_events, obligation_rules, victims, withdrawal_flags, withdrawals};
 use crate::error::AppResult;
-use crate::journeys::service::{flag_withdrawal, journey_row, source_key, upsert_journeys};
+use crate::journeys::service::{journey_row, source_key, upsert_journeys};
+use crate::withdrawals::service::is_evidenced;
 use crate::journeys::stages::{EventFact, trigger_for};
 use crate::vocab::{ClockStarts, EventStatus, WithdrawalStatus};
 
@@ -246,13 +249,40 @@ pub(super) async fn after_linking(
             created += made.len() as u64;
         }
     }
+    // Unevidenced-withdrawal flags, as `flag_withdrawal` raises them one at a time.
+    let mut flags: Vec<(Uuid, Uuid, Uuid)> = Vec::new();
     for e in fresh {
         let (Some(case_id), Some(outcome)) = (e.case_id, &e.outcome_code) else { continue };
         if victim_outcomes.contains(outcome) {
-            for victim_id in concerned(e) {
-                flag_withdrawal(db, case_id, victim_id, e.id, now).await?;
-            }
+            flags.extend(concerned(e).into_iter().map(|v| (case_id, v, e.id)));
         }
     }
+    let cases: Vec<Uuid> = flags.iter().map(|f| f.0).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut evidenced: HashSet<(Uuid, Uuid)> = HashSet::new();
+    for chunk in cases.chunks(IN_CHUNK) {
+        let records = withdrawals::Entity::find()
+            .filter(withdrawals::Column::CaseId.is_in(chunk.iter().copied()))
+            .filter(withdrawals::Column::Status.ne(WithdrawalStatus::Rejected))
+            .all(db)
+            .await?;
+        evidenced.extend(records.iter().filter(|w| is_evidenced(w)).map(|w| (w.case_id, w.victim_id)));
+    }
+    let rows = flags
+        .into_iter()
+        .filter(|(c, v, _)| !evidenced.contains(&(*c, *v)))
+        .map(|(case_id, victim_id, event_id)| {
+            withdrawal_flags::Model {
+                id: Uuid::now_v7(),
+                case_id,
+                victim_id,
+                event_id,
+                raised_at: now,
+                cleared_at: None,
+                cleared_by: None,
+            }
+            .into_active_model()
+        })
+        .collect();
+    bulk::insert(db, rows, &[withdrawal_flags::Column::EventId, withdrawal_flags::Column::VictimId]).await?;
     Ok(created)
 }

@@ -24,7 +24,12 @@ pub async fn evidenced(db: &impl ConnectionTrait, case_id: Uuid, victim_id: Uuid
         .filter(withdrawals::Column::Status.ne(WithdrawalStatus::Rejected))
         .all(db)
         .await?;
-    Ok(rows.iter().any(|w| !w.evidence.0.is_empty() || w.confirmed_with_victim))
+    Ok(rows.iter().any(is_evidenced))
+}
+
+/// Whether a withdrawal record carries evidence or was confirmed with the victim.
+pub fn is_evidenced(w: &withdrawals::Model) -> bool {
+    !w.evidence.0.is_empty() || w.confirmed_with_victim
 }
 
 pub async fn create(
