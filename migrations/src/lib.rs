@@ -8,6 +8,7 @@ mod m20261122_000004_journeys;
 mod m20261122_000005_service_recovery;
 mod m20261122_000006_due_scan_index;
 mod m20261123_000007_unlinked_events_index;
+mod m20261123_000008_journey_report_fields;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_service_recovery::Migration),
             Box::new(m20261122_000006_due_scan_index::Migration),
             Box::new(m20261123_000007_unlinked_events_index::Migration),
+            Box::new(m20261123_000008_journey_report_fields::Migration),
         ]
     }
 }

@@ -25,6 +25,25 @@ pub struct Model {
     pub withdrawal_stage: Option<String>,
     pub event_count: i32,
     pub updated_at: DateTimeUtc,
+    /// First arrest or interview under caution.
+    pub arrested_at: Option<DateTimeUtc>,
+    /// First referral to the CPS for a charging decision.
+    pub cps_referred_at: Option<DateTimeUtc>,
+    /// First charge, NFA or out-of-court disposal after the referral to the CPS.
+    pub decision_at: Option<DateTimeUtc>,
+    /// When a listed trial started or cracked.
+    pub trial_started_at: Option<DateTimeUtc>,
+    /// `effective` or `cracked` (ineffective listings are counted in `ineffective_count`).
+    pub trial_result: Option<String>,
+    /// First verdict, crack or discontinuance after a trial was listed.
+    pub court_outcome_at: Option<DateTimeUtc>,
+    /// First referral to a support service (the parallel track).
+    pub support_referred_at: Option<DateTimeUtc>,
+    pub withdrawn_at: Option<DateTimeUtc>,
+    /// `pre_charge` or `post_charge`.
+    pub withdrawal_phase: Option<String>,
+    /// The stages passed, loops collapsed, then the exit: `REPORTED>INVESTIGATION>…>WITHDRAWN`.
+    pub flow_path: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

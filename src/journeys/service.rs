@@ -428,9 +428,11 @@ pub fn journey_row(
 ) -> journeys::Model {
     let mut d = stages::derive(facts, victim_outcomes);
     if let Some(w) = withdrawal {
-        d.withdrawn = true;
-        d.withdrawal_stage = d.withdrawal_stage.or(Some(w.stage.clone()));
+        let on = w.withdrawn_on.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        d.withdraw_at_stage(&w.stage, on);
     }
+    let (withdrawal_phase, flow_path, trial_result) =
+        (d.withdrawal_phase().map(str::to_owned), d.flow_path(), d.trial_result.map(str::to_owned));
     journeys::Model {
         case_id,
         victim_id,
@@ -450,11 +452,21 @@ pub fn journey_row(
         withdrawal_stage: d.withdrawal_stage,
         event_count: d.event_count,
         updated_at: now,
+        arrested_at: d.arrested_at,
+        cps_referred_at: d.cps_referred_at,
+        decision_at: d.decision_at,
+        trial_started_at: d.trial_started_at,
+        trial_result,
+        court_outcome_at: d.court_outcome_at,
+        support_referred_at: d.support_referred_at,
+        withdrawn_at: d.withdrawn_at,
+        withdrawal_phase,
+        flow_path,
     }
 }
 
 /// Stores journeys, replacing each (case, victim) already there. One statement per 1,000 rows
-/// (18 parameters each, within both databases' limits); no (case, victim) may repeat.
+/// (28 parameters each, within both databases' limits); no (case, victim) may repeat.
 pub async fn upsert_journeys(db: &impl ConnectionTrait, rows: Vec<journeys::Model>) -> AppResult<()> {
     let mut rows = rows.into_iter().map(IntoActiveModel::into_active_model).peekable();
     while rows.peek().is_some() {
@@ -478,6 +490,16 @@ pub async fn upsert_journeys(db: &impl ConnectionTrait, rows: Vec<journeys::Mode
                         journeys::Column::WithdrawalStage,
                         journeys::Column::EventCount,
                         journeys::Column::UpdatedAt,
+                        journeys::Column::ArrestedAt,
+                        journeys::Column::CpsReferredAt,
+                        journeys::Column::DecisionAt,
+                        journeys::Column::TrialStartedAt,
+                        journeys::Column::TrialResult,
+                        journeys::Column::CourtOutcomeAt,
+                        journeys::Column::SupportReferredAt,
+                        journeys::Column::WithdrawnAt,
+                        journeys::Column::WithdrawalPhase,
+                        journeys::Column::FlowPath,
                     ])
                     .to_owned(),
             )

@@ -131,6 +131,83 @@ pub struct Derived {
     pub withdrawn: bool,
     pub withdrawal_stage: Option<String>,
     pub event_count: i32,
+    pub arrested_at: Option<DateTime<Utc>>,
+    pub cps_referred_at: Option<DateTime<Utc>>,
+    pub decision_at: Option<DateTime<Utc>>,
+    pub trial_started_at: Option<DateTime<Utc>>,
+    pub trial_result: Option<&'static str>,
+    pub court_outcome_at: Option<DateTime<Utc>>,
+    pub support_referred_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    /// The stages passed, in order, each of a higher rank than the one before: loops (action
+    /// plans, relisted trials) and steps back collapse into the node reached first, so the
+    /// paths of all journeys together form a DAG.
+    pub path: Vec<&'static str>,
+    /// How much of `path` was passed when the victim withdrew.
+    pub path_at_withdrawal: Option<usize>,
+}
+
+/// The exit of a journey the victim withdrew from, in a flow.
+pub const EXIT_WITHDRAWN: &str = "WITHDRAWN";
+/// The exit of a journey still under way, in a flow.
+pub const EXIT_OPEN: &str = "OPEN";
+
+/// Stages past which a journey has its outcome even though none of them is terminal.
+const OUTCOME_REACHED: &[&str] = &["SENTENCE", "APPEAL", "VCS_OFFERED", "POST_SENTENCE"];
+
+impl Derived {
+    /// Whether the victim withdrew before a charging decision (or before any charge).
+    #[must_use]
+    pub fn withdrawal_phase(&self) -> Option<&'static str> {
+        if !self.withdrawn {
+            return None;
+        }
+        let after_charge = match (self.charged_at, self.withdrawn_at) {
+            (Some(c), Some(w)) => w >= c,
+            (Some(_), None) => {
+                self.withdrawal_stage.as_deref().and_then(find).is_some_and(|s| s.phase == "post_charge")
+            }
+            (None, _) => false,
+        };
+        Some(if after_charge { "post_charge" } else { "pre_charge" })
+    }
+
+    /// The journey as a flow draws it: its path (cut where the victim withdrew) and its exit,
+    /// joined by `>`; `None` when no stage was reached.
+    #[must_use]
+    pub fn flow_path(&self) -> Option<String> {
+        if self.path.is_empty() && !self.withdrawn {
+            return None;
+        }
+        let mut nodes: Vec<&str> = match self.path_at_withdrawal {
+            Some(n) if self.withdrawn => self.path[..n.min(self.path.len())].to_vec(),
+            _ => self.path.clone(),
+        };
+        if nodes.is_empty() {
+            nodes.push("REPORTED");
+        }
+        if self.withdrawn {
+            nodes.push(EXIT_WITHDRAWN);
+        } else if let Some(last) = nodes.last().and_then(|c| find(c))
+            && !last.terminal
+            && !OUTCOME_REACHED.contains(&last.code)
+        {
+            nodes.push(EXIT_OPEN);
+        }
+        Some(nodes.join(">"))
+    }
+
+    /// Marks the journey withdrawn at `stage` on `at` (a withdrawal record with no outcome event).
+    pub fn withdraw_at_stage(&mut self, stage: &str, at: DateTime<Utc>) {
+        if self.withdrawn {
+            return;
+        }
+        self.withdrawn = true;
+        self.withdrawal_stage = Some(stage.to_owned());
+        self.withdrawn_at = Some(at);
+        let rank = find(stage).map_or(u8::MAX, |s| s.rank);
+        self.path_at_withdrawal = Some(self.path.iter().filter(|c| find(c).is_some_and(|s| s.rank <= rank)).count());
+    }
 }
 
 /// Derives a journey from its live events, whatever order they arrived in. `victim_outcomes`
@@ -151,6 +228,8 @@ pub fn derive(events: &[EventFact], victim_outcomes: &[String]) -> Derived {
         if withdrew && !d.withdrawn {
             d.withdrawn = true;
             d.withdrawal_stage = d.current_stage.clone().or_else(|| Some("REPORTED".into()));
+            d.withdrawn_at = Some(e.occurred_at);
+            d.path_at_withdrawal = Some(d.path.len());
         }
         if let Some(o) = outcome {
             d.final_outcome = Some(o.to_owned());
@@ -164,7 +243,23 @@ pub fn derive(events: &[EventFact], victim_outcomes: &[String]) -> Derived {
             "SENTENCE" => d.sentenced_at = d.sentenced_at.or(Some(e.occurred_at)),
             "ACTION_PLAN" => d.action_plan_count += 1,
             "TRIAL_INEFFECTIVE" => d.ineffective_count += 1,
+            "ARREST_INTERVIEW" => d.arrested_at = d.arrested_at.or(Some(e.occurred_at)),
+            "CPS_PRECHARGE" => d.cps_referred_at = d.cps_referred_at.or(Some(e.occurred_at)),
+            "SUPPORT_REFERRED" => d.support_referred_at = d.support_referred_at.or(Some(e.occurred_at)),
             _ => {}
+        }
+        if matches!(stage.code, "CHARGED" | "NFA" | "OOCD") && d.cps_referred_at.is_some() && d.decision_at.is_none() {
+            d.decision_at = Some(e.occurred_at);
+        }
+        if matches!(stage.code, "TRIAL_EFFECTIVE" | "TRIAL_CRACKED") && d.trial_result.is_none() {
+            d.trial_started_at = Some(e.occurred_at);
+            d.trial_result = Some(if stage.code == "TRIAL_EFFECTIVE" { "effective" } else { "cracked" });
+        }
+        if matches!(stage.code, "VERDICT" | "ACQUITTED" | "TRIAL_CRACKED" | "DISCONTINUED" | "SENTENCE")
+            && d.trial_listed_at.is_some()
+            && d.court_outcome_at.is_none()
+        {
+            d.court_outcome_at = Some(e.occurred_at);
         }
         if stage.phase == "parallel" {
             continue;
@@ -172,6 +267,9 @@ pub fn derive(events: &[EventFact], victim_outcomes: &[String]) -> Derived {
         d.current_stage = Some(stage.code.to_owned());
         if stage.terminal {
             d.ended_at = d.ended_at.or(Some(e.occurred_at));
+        }
+        if d.path.last().and_then(|c| find(c)).is_none_or(|last| stage.rank > last.rank) {
+            d.path.push(stage.code);
         }
         if stage.rank >= furthest_rank {
             furthest_rank = stage.rank;
@@ -218,6 +316,11 @@ mod tests {
         assert_eq!(forwards.withdrawal_stage.as_deref(), Some("ACTION_PLAN"));
         assert_eq!(forwards.final_outcome.as_deref(), Some("16"));
         assert!(forwards.ended_at.is_some());
+        // The flow stops where the victim withdrew; the loop is one node.
+        assert_eq!(forwards.flow_path().as_deref(), Some("REPORTED>ARREST_INTERVIEW>CPS_PRECHARGE>WITHDRAWN"));
+        assert_eq!(forwards.withdrawal_phase(), Some("pre_charge"));
+        assert_eq!(forwards.cps_referred_at, Some("2026-01-05T10:00:00Z".parse().unwrap()));
+        assert_eq!(forwards.decision_at, Some("2026-01-20T10:00:00Z".parse().unwrap()));
     }
 
     #[test]
@@ -237,5 +340,27 @@ mod tests {
         assert_eq!(d.furthest_stage.as_deref(), Some("TRIAL_LISTED"));
         assert!(!d.withdrawn);
         assert_eq!(d.trial_listed_at, Some("2026-01-02T10:00:00Z".parse().unwrap()));
+        assert_eq!(d.flow_path().as_deref(), Some("CHARGED>TRIAL_LISTED>OPEN"));
+        assert_eq!(d.withdrawal_phase(), None);
+    }
+
+    #[test]
+    fn a_trial_result_and_a_withdrawal_record_after_charge() {
+        let mut d = derive(
+            &[
+                ev("REPORTED", None, 1),
+                ev("CHARGED", None, 2),
+                ev("TRIAL_LISTED", None, 3),
+                ev("TRIAL_CRACKED", None, 9),
+                ev("SENTENCE", None, 20),
+            ],
+            &[],
+        );
+        assert_eq!(d.trial_result, Some("cracked"));
+        assert_eq!(d.court_outcome_at, Some("2026-01-09T10:00:00Z".parse().unwrap()));
+        assert_eq!(d.flow_path().as_deref(), Some("REPORTED>CHARGED>TRIAL_LISTED>TRIAL_CRACKED>SENTENCE"));
+        d.withdraw_at_stage("TRIAL_LISTED", "2026-01-05T00:00:00Z".parse().unwrap());
+        assert_eq!(d.withdrawal_phase(), Some("post_charge"));
+        assert_eq!(d.flow_path().as_deref(), Some("REPORTED>CHARGED>TRIAL_LISTED>WITHDRAWN"));
     }
 }

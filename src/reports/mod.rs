@@ -1,6 +1,8 @@
 //! Reports: aggregates only. Analysts see small numbers suppressed.
+pub mod attrition;
 pub mod compliance;
 mod routes;
+pub mod sdc;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -8,5 +10,10 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(routes::contact_compliance))
+    OpenApiRouter::new()
+        .routes(routes!(routes::contact_compliance))
+        .routes(routes!(routes::attrition_flow))
+        .routes(routes!(routes::attrition_rates))
+        .routes(routes!(routes::timeliness))
+        .routes(routes!(routes::trials))
 }

@@ -20,6 +20,7 @@ mod merge;
 mod openapi;
 mod recovery;
 mod reminders;
+mod reports;
 mod schema;
 mod signin;
 mod victims;

@@ -1,0 +1,237 @@
+//! Attrition reports on generated data: every figure checked against a computation written
+//! separately here, straight from the generator's extracts; small numbers never survive.
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use axum::http::StatusCode;
+use care_hub::vocab::Role;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::common::*;
+use crate::db_test;
+
+const THRESHOLD: u64 = 5;
+
+/// One victim's journey as the extracts tell it.
+#[derive(Default, Debug)]
+struct Truth {
+    offence_group: String,
+    relationship: String,
+    events: Vec<(DateTime<Utc>, String, Option<String>)>,
+}
+
+impl Truth {
+    fn first(&self, f: impl Fn(&str, Option<&str>) -> bool) -> Option<DateTime<Utc>> {
+        self.events.iter().filter(|(_, t, o)| f(t, o.as_deref())).map(|(at, ..)| *at).min()
+    }
+    fn charged(&self) -> Option<DateTime<Utc>> {
+        self.first(|t, o| t == "CHARGED" || (t == "OUTCOME" && matches!(o, Some("1" | "1A"))))
+    }
+    fn withdrew(&self) -> Option<DateTime<Utc>> {
+        self.first(|t, o| t == "VICTIM_DISENGAGED" || matches!(o, Some("14" | "16")))
+    }
+    fn pre_charge_withdrawal(&self) -> bool {
+        self.withdrew().is_some_and(|w| self.charged().is_none_or(|c| w < c))
+    }
+    fn post_charge_withdrawal(&self) -> bool {
+        matches!((self.withdrew(), self.charged()), (Some(w), Some(c)) if w >= c)
+    }
+}
+
+/// Victims by crime reference, from the four files.
+fn truth(dir: &Path) -> BTreeMap<String, Truth> {
+    let mut out: BTreeMap<String, Truth> = BTreeMap::new();
+    let mut by_urn: HashMap<String, String> = HashMap::new();
+    let mut intake = csv::Reader::from_path(dir.join("police-intake.csv")).unwrap();
+    let h = intake.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (cr, urn, og, rel) = (col("crime_ref"), col("urn"), col("offence_group"), col("relationship"));
+    for r in intake.records() {
+        let r = r.unwrap();
+        let relationship = if r[rel].is_empty() { "missing".to_owned() } else { r[rel].to_owned() };
+        out.insert(r[cr].to_owned(), Truth { offence_group: r[og].to_owned(), relationship, events: Vec::new() });
+        if !r[urn].is_empty() {
+            by_urn.insert(r[urn].to_owned(), r[cr].to_owned());
+        }
+    }
+    for file in ["police-events.csv", "cps-events.csv", "court-events.csv"] {
+        let mut events = csv::Reader::from_path(dir.join(file)).unwrap();
+        for r in events.records() {
+            let r = r.unwrap();
+            let (event_type, at, outcome, ref_type, value) = (&r[1], &r[2], &r[4], &r[6], &r[7]);
+            let key = if ref_type == "cps_urn" { by_urn[value].clone() } else { value.to_owned() };
+            let outcome = (!outcome.is_empty()).then(|| outcome.to_owned());
+            out.get_mut(&key).unwrap().events.push((at.parse().unwrap(), event_type.to_owned(), outcome));
+        }
+    }
+    out
+}
+
+/// A count as a report must show it: withheld (null) from 1 to the threshold.
+fn check_count(shown: &Value, expected: u64, what: &str) {
+    if (1..=THRESHOLD).contains(&expected) {
+        assert_eq!(shown, &Value::Null, "{what}: {expected} is a small number and must be withheld");
+    } else if !shown.is_null() {
+        assert_eq!(shown.as_u64(), Some(expected), "{what}");
+    }
+}
+
+fn nearest_rank(sorted: &[i64], q: f64) -> i64 {
+    sorted[((q * sorted.len() as f64).ceil() as usize).max(1) - 1]
+}
+
+async fn loaded(app: &TestApp, victims: u64) -> (tempfile::TempDir, BTreeMap<String, Truth>) {
+    let dir = tempfile::tempdir().unwrap();
+    care_hub::generate::generate(victims, 11, dir.path()).unwrap();
+    care_hub::import::run_generated(&app.state.db, dir.path(), &app.state.config.reminders, app.clock.now_utc())
+        .await
+        .unwrap();
+    let t = truth(dir.path());
+    (dir, t)
+}
+
+db_test!(attrition_figures_equal_an_independent_count_of_the_extracts, |app: TestApp| async move {
+    let (_dir, truth) = loaded(&app, 1500).await;
+    let analyst = app.token(Role::Analyst, None, None);
+
+    // Rates by offence group and by relationship.
+    for (by, key) in [("offence_group", 0), ("relationship", 1)] {
+        let r = app.get(&analyst, &format!("/api/v1/reports/attrition/rates?by={by}")).await;
+        r.assert_status(StatusCode::OK);
+        let mut expected: BTreeMap<&str, [u64; 4]> = BTreeMap::new();
+        for t in truth.values() {
+            let cat = if key == 0 { t.offence_group.as_str() } else { t.relationship.as_str() };
+            let e = expected.entry(cat).or_default();
+            e[0] += 1;
+            e[1] += u64::from(t.pre_charge_withdrawal());
+            e[2] += u64::from(t.charged().is_some());
+            e[3] += u64::from(t.post_charge_withdrawal());
+        }
+        let rows = r.body["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), expected.len(), "{by}: one row per category");
+        for row in rows {
+            let cat = row["category"].as_str().unwrap();
+            let e = expected[cat];
+            check_count(&row["pre_charge"]["denominator"], e[0], &format!("{by}={cat} journeys"));
+            check_count(&row["pre_charge"]["numerator"], e[1], &format!("{by}={cat} pre-charge withdrawals"));
+            check_count(&row["post_charge"]["denominator"], e[2], &format!("{by}={cat} charged"));
+            check_count(&row["post_charge"]["numerator"], e[3], &format!("{by}={cat} post-charge withdrawals"));
+            if let (Some(k), Some(n)) =
+                (row["pre_charge"]["numerator"].as_u64(), row["pre_charge"]["denominator"].as_u64())
+                && n >= 20
+            {
+                let rate = row["pre_charge"]["rate"].as_f64().unwrap();
+                assert!((rate - k as f64 / n as f64).abs() < 1e-12);
+                assert!(row["pre_charge"]["ci_low"].as_f64().unwrap() <= rate);
+                assert!(row["pre_charge"]["ci_high"].as_f64().unwrap() >= rate);
+            }
+        }
+        let all = truth.len() as u64;
+        let pre: u64 = expected.values().map(|e| e[1]).sum();
+        assert_eq!(r.body["total"]["pre_charge"]["denominator"].as_u64(), Some(all));
+        assert_eq!(r.body["total"]["pre_charge"]["numerator"].as_u64(), Some(pre));
+    }
+
+    // The flow: every journey starts once and ends once; the withdrawal exit counts them all.
+    let flow = app.get(&analyst, "/api/v1/reports/attrition/flow").await;
+    flow.assert_status(StatusCode::OK);
+    assert_eq!(flow.body["journeys"].as_u64(), Some(truth.len() as u64));
+    let withdrawn = truth.values().filter(|t| t.withdrew().is_some()).count() as u64;
+    let node = |id: &str| flow.body["nodes"].as_array().unwrap().iter().find(|n| n["id"] == id).cloned();
+    check_count(&node("WITHDRAWN").unwrap()["journeys"], withdrawn, "withdrawn exit");
+    for l in flow.body["links"].as_array().unwrap() {
+        assert!(l["journeys"].is_null() || l["journeys"].as_u64().unwrap() > THRESHOLD, "{l}");
+    }
+
+    // Charge to first hearing, in whole days.
+    let mut days: Vec<i64> = truth
+        .values()
+        .filter_map(|t| Some((t.charged()?, t.first(|e, _| e == "FIRST_HEARING")?)))
+        .filter(|(c, h)| h >= c)
+        .map(|(c, h)| (h - c).num_seconds().div_euclid(86_400))
+        .collect();
+    days.sort_unstable();
+    let timeliness = app.get(&analyst, "/api/v1/reports/timeliness").await;
+    timeliness.assert_status(StatusCode::OK);
+    let m = timeliness.body["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["measure"] == "charge_to_first_hearing")
+        .unwrap()
+        .clone();
+    assert!(days.len() as u64 > THRESHOLD, "the sample has charged cases with hearings");
+    assert_eq!(m["journeys"].as_u64(), Some(days.len() as u64));
+    assert_eq!(m["median_days"].as_i64(), Some(nearest_rank(&days, 0.5)));
+    assert_eq!(m["p90_days"].as_i64(), Some(nearest_rank(&days, 0.9)));
+
+    // Trials: each listed trial's first result, and every ineffective listing.
+    let listed: Vec<&Truth> = truth.values().filter(|t| t.first(|e, _| e == "TRIAL_LISTED").is_some()).collect();
+    let first_result = |t: &Truth| {
+        let mut results: Vec<&(DateTime<Utc>, String, Option<String>)> =
+            t.events.iter().filter(|(_, e, _)| e == "TRIAL_EFFECTIVE" || e == "TRIAL_CRACKED").collect();
+        results.sort_by_key(|e| e.0);
+        results.first().map(|e| e.1.clone())
+    };
+    let effective = listed.iter().filter(|t| first_result(t).as_deref() == Some("TRIAL_EFFECTIVE")).count() as u64;
+    let cracked = listed.iter().filter(|t| first_result(t).as_deref() == Some("TRIAL_CRACKED")).count() as u64;
+    let ineffective: u64 =
+        listed.iter().map(|t| t.events.iter().filter(|(_, e, _)| e == "TRIAL_INEFFECTIVE").count() as u64).sum();
+    let trials = app.get(&analyst, "/api/v1/reports/trials").await;
+    trials.assert_status(StatusCode::OK);
+    check_count(&trials.body["journeys_with_trial"], listed.len() as u64, "trials");
+    check_count(&trials.body["effective"], effective, "effective");
+    check_count(&trials.body["cracked"], cracked, "cracked");
+    check_count(&trials.body["ineffective"], ineffective, "ineffective");
+
+    // CSV of the same figures.
+    let csv = app.get(&analyst, "/api/v1/reports/attrition/rates?by=offence_group&format=csv").await;
+    csv.assert_status(StatusCode::OK);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+});
+
+db_test!(small_numbers_never_survive_and_totals_do_not_reveal_them, |app: TestApp| async move {
+    let (_dir, truth) = loaded(&app, 300).await;
+    let supervisor = app.supervisor();
+    for by in ["offence_group", "area", "sex", "age_band", "ethnicity", "ethnicity_group", "relationship", "support"] {
+        let r = app.get(&supervisor, &format!("/api/v1/reports/attrition/rates?by={by}")).await;
+        r.assert_status(StatusCode::OK);
+        let rows = r.body["rows"].as_array().unwrap();
+        for (side, num, den) in
+            [("pre_charge", "numerator", "denominator"), ("post_charge", "numerator", "denominator")]
+        {
+            for field in [num, den] {
+                let mut column: Vec<Option<u64>> = rows.iter().map(|row| row[side][field].as_u64()).collect();
+                for v in column.iter().flatten() {
+                    assert!(*v == 0 || *v > THRESHOLD, "{by} {side} {field}: {v} survived");
+                }
+                // With the total shown, a column may not hide exactly one cell.
+                column.push(r.body["total"][side][field].as_u64());
+                let hidden = column.iter().filter(|v| v.is_none()).count();
+                assert_ne!(hidden, 1, "{by} {side} {field}: a lone hidden cell is recoverable from the total");
+            }
+        }
+    }
+    let flow = app.get(&supervisor, "/api/v1/reports/attrition/flow?format=json").await;
+    let links = flow.body["links"].as_array().unwrap();
+    for n in flow.body["nodes"].as_array().unwrap() {
+        let id = n["id"].as_str().unwrap();
+        for (end, other) in [("source", "target"), ("target", "source")] {
+            let group: Vec<&Value> = links.iter().filter(|l| l[end] == id).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let hidden =
+                group.iter().filter(|l| l["journeys"].is_null()).count() + usize::from(n["journeys"].is_null());
+            assert_ne!(hidden, 1, "node {id} with its links by {other}: one hidden cell is recoverable");
+        }
+    }
+    assert!(flow.body["suppression"]["withheld"].as_u64().unwrap() > 0, "300 victims leave small cells");
+    assert!(!truth.is_empty());
+
+    // Caseworkers see no reports; unknown parameters are refused, naming the parameter.
+    app.get(&app.caseworker(), "/api/v1/reports/attrition/flow").await.assert_status(StatusCode::FORBIDDEN);
+    app.get(&supervisor, "/api/v1/reports/attrition/rates?by=shoe_size").await.assert_status(StatusCode::BAD_REQUEST);
+    app.get(&supervisor, "/api/v1/reports/trials?colour=red").await.assert_status(StatusCode::BAD_REQUEST);
+});
