@@ -10,15 +10,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::bulk;
 use crate::calendar::Calendar;
 use crate::clock::london_date;
-use super::bulk;
 use crate::entities::{case_victims, journey_events, obligation_rules, victims, withdrawal_flags, withdrawals};
 use crate::error::AppResult;
 use crate::journeys::service::{journey_row, source_key, upsert_journeys};
-use crate::withdrawals::service::is_evidenced;
 use crate::journeys::stages::{EventFact, trigger_for};
 use crate::vocab::{ClockStarts, EventStatus, WithdrawalStatus};
+use crate::withdrawals::service::is_evidenced;
 
 /// Ids per `IN (...)` list: far below either database's bound-parameter limit.
 pub(super) const IN_CHUNK: usize = 1000;

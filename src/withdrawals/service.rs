@@ -28,6 +28,7 @@ pub async fn evidenced(db: &impl ConnectionTrait, case_id: Uuid, victim_id: Uuid
 }
 
 /// Whether a withdrawal record carries evidence or was confirmed with the victim.
+#[must_use]
 pub fn is_evidenced(w: &withdrawals::Model) -> bool {
     !w.evidence.0.is_empty() || w.confirmed_with_victim
 }
