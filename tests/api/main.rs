@@ -21,5 +21,6 @@ mod openapi;
 mod recovery;
 mod reminders;
 mod schema;
+mod security;
 mod signin;
 mod victims;
