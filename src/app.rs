@@ -5,11 +5,13 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,6 +27,9 @@ use crate::http::REQUEST_ID;
 use crate::openapi::{self, ApiDoc};
 
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+const ACCESS_REASON_HEADER: HeaderName = HeaderName::from_static("x-access-reason");
+/// A year, once the deployment has opted in: browsers then refuse plain HTTP to this host.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
 #[derive(Clone)]
 pub struct AppState {
@@ -93,7 +98,9 @@ pub fn router(state: AppState) -> Router {
     let doc = openapi::finish(doc);
     let timeout = state.config.request_timeout;
     let body_limit = state.config.max_body_bytes;
-    routes
+    let cors = cors_layer(&state.config.cors_origins);
+    let hsts = state.config.hsts.then_some(HSTS);
+    let app = routes
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(|| async { AppError::not_found("no such endpoint; the API is described at /docs") })
         .method_not_allowed_fallback(|| async {
@@ -114,7 +121,79 @@ pub fn router(state: AppState) -> Router {
             let id = req.headers().get(&REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid));
+    // Outside everything else, so preflights, problems, timeouts and panics carry them too.
+    let app = match cors {
+        Some(cors) => app.layer(cors).layer(middleware::map_response(drop_cors_for_other_origins)),
+        None => app,
+    };
+    security_headers(app, hsts)
+}
+
+/// Headers for a JSON API holding special-category data: nothing sniffed, framed, referred,
+/// cached or scripted. The Swagger UI at /docs is the one HTML page: it loads its scripts from
+/// this origin (none inline) and sets inline styles.
+fn security_headers(app: Router, hsts: Option<HeaderValue>) -> Router {
+    let csp = |response: &Response| {
+        let docs = response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+        Some(HeaderValue::from_static(if docs {
+            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+             img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+        } else {
+            "default-src 'none'; frame-ancestors 'none'"
+        }))
+    };
+    app.layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, csp))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, move |_: &Response| hsts.clone()))
+}
+
+/// tower-http lists the allowed methods and headers to any origin; one it did not allow gets no
+/// CORS headers at all.
+async fn drop_cors_for_other_origins(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        for name in [
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            header::ACCESS_CONTROL_MAX_AGE,
+        ] {
+            headers.remove(name);
+        }
+    }
+    response
+}
+
+/// CORS for the configured browser origins only; `None` (no CORS headers at all) when there are none.
+fn cors_layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                ACCESS_REASON_HEADER,
+                REQUEST_ID_HEADER,
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::LOCATION,
+                header::CONTENT_LOCATION,
+                header::RETRY_AFTER,
+                REQUEST_ID_HEADER,
+            ])
+            .max_age(Duration::from_mins(10)),
+    )
 }
 
 /// Makes the request id available to problem documents.

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use axum::http::HeaderValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
@@ -61,6 +62,10 @@ pub struct Config {
     pub suppression_threshold: u64,
     /// Working days to resolve a service issue, by severity: critical, high, medium, low.
     pub issue_sla_days: [u32; 4],
+    /// Browser origins allowed to call the API cross-origin (empty: CORS off, no CORS headers).
+    pub cors_origins: Vec<HeaderValue>,
+    /// Send `Strict-Transport-Security` (only when the service is reached over HTTPS).
+    pub hsts: bool,
 }
 
 /// Contact cadence, reminder jobs and the notification outbox.
@@ -301,6 +306,8 @@ impl Config {
             reminders: ReminderConfig::from_env()?,
             suppression_threshold: parse_var("CARE_HUB_SUPPRESSION_THRESHOLD", 5u64)?,
             issue_sla_days: parse_sla(var("CARE_HUB_ISSUE_SLA_DAYS").as_deref())?,
+            cors_origins: parse_cors_origins(var("CARE_HUB_CORS_ORIGINS").as_deref())?,
+            hsts: parse_var("CARE_HUB_HSTS", false)?,
         })
     }
 
@@ -338,6 +345,8 @@ impl Config {
             reminders: ReminderConfig::default(),
             suppression_threshold: 5,
             issue_sla_days: DEFAULT_ISSUE_SLA_DAYS,
+            cors_origins: Vec::new(),
+            hsts: false,
         }
     }
 
@@ -391,6 +400,40 @@ fn parse_sla(raw: Option<&str>) -> anyhow::Result<[u32; 4]> {
             .ok_or_else(|| anyhow::anyhow!("CARE_HUB_ISSUE_SLA_DAYS: {name} must be 1 to 60 working days"))?;
     }
     Ok(days)
+}
+
+/// `https://a.example,https://b.example:8443`: exact origins as browsers send them in `Origin`
+/// (scheme, host, optional port; no path, no wildcard). Hosts are compared in lower case.
+fn parse_cors_origins(raw: Option<&str>) -> anyhow::Result<Vec<HeaderValue>> {
+    raw.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let invalid = |why: &str| {
+                anyhow::anyhow!(
+                    "CARE_HUB_CORS_ORIGINS: {origin:?} is not an origin ({why}); give exact origins such as \
+                     https://app.example.org, separated by commas"
+                )
+            };
+            let lower = origin.to_ascii_lowercase();
+            let rest = lower
+                .strip_prefix("https://")
+                .or_else(|| lower.strip_prefix("http://"))
+                .ok_or_else(|| invalid("it must start with https:// or http://"))?;
+            if rest.is_empty() {
+                return Err(invalid("the host is missing"));
+            }
+            if rest.contains(['/', '?', '#', '@', '*']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(invalid("no path, query, user, wildcard or spaces"));
+            }
+            let authority = rest.parse::<axum::http::uri::Authority>().map_err(|_| invalid("the host is not valid"))?;
+            if authority.host().is_empty() {
+                return Err(invalid("the host is missing"));
+            }
+            HeaderValue::from_str(&lower).map_err(|_| invalid("it has characters not allowed in a header"))
+        })
+        .collect()
 }
 
 /// `kid=ALG:path[,kid=ALG:path...]`, e.g. `k1=RS256:/etc/care-hub/idp-2026.pem`.
@@ -461,7 +504,18 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{parse_cors_origins, redact_url};
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        let parsed = parse_cors_origins(Some(" https://App.example.org , http://127.0.0.1:5173,")).unwrap();
+        assert_eq!(parsed, ["https://app.example.org", "http://127.0.0.1:5173"]);
+        assert!(parse_cors_origins(None).unwrap().is_empty());
+        for bad in ["*", "app.example.org", "https://app.example.org/", "https://a.example/path", "https://", "null"] {
+            let err = parse_cors_origins(Some(bad)).unwrap_err().to_string();
+            assert!(err.starts_with("CARE_HUB_CORS_ORIGINS: "), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn passwords_are_hidden_from_urls() {

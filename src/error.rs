@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+/// Shown instead of a password or token in Debug output.
+pub const REDACTED: &str = "[redacted]";
 
 /// Where a field at fault was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -245,8 +247,13 @@ impl IntoResponse for AppError {
                 tracing::warn!(code = self.code, detail = %self.detail, "request failed");
             }
         }
-        let mut response =
-            (self.status, axum::Json(self.to_problem(crate::http::current_request_id()))).into_response();
+        let mut problem = self.to_problem(crate::http::current_request_id());
+        if self.status.is_server_error() {
+            // A 5xx names only what failed and which request: causes (SQL, paths, panics) stay in the log.
+            problem.errors.clear();
+            problem.extensions.clear();
+        }
+        let mut response = (self.status, axum::Json(problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
@@ -317,5 +324,31 @@ impl From<anyhow::Error> for AppError {
                 Err(other) => AppError::internal(other),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_server_error_answers_a_generic_problem_and_keeps_the_cause_out() {
+        let cause = DbErr::Custom("SELECT given_name FROM victims: no such column password_hash".into());
+        let response = AppError::from(cause).with("query", "SELECT 1").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "/problems/internal-error",
+                "title": "Internal error",
+                "status": 500,
+                "detail": "the server could not complete the request; quote the instance id when reporting it",
+                "code": "internal-error",
+            })
+        );
     }
 }

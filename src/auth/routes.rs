@@ -10,7 +10,7 @@ use super::signin::{self, LoginRequest, RefreshRequest, TokenPair};
 use super::{Principal, RequestMeta};
 use crate::app::AppState;
 use crate::audit::Actor;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult, Problem, REDACTED};
 use crate::http::AppJson;
 use crate::users::dto::UserView;
 use crate::vocab::Role;
@@ -79,7 +79,7 @@ pub async fn me(State(state): State<AppState>, user: Principal) -> AppResult<Jso
     Ok(Json(Me { sub: user.sub, role: user.role, team: user.team, agency: user.agency, user: record }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"current_password": "correct horse battery staple", "new_password": "a different long passphrase"}))]
 pub struct ChangePassword {
@@ -87,6 +87,12 @@ pub struct ChangePassword {
     pub current_password: String,
     #[schema(format = Password, min_length = 12, max_length = 128)]
     pub new_password: String,
+}
+
+impl std::fmt::Debug for ChangePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePassword").field("current_password", &REDACTED).field("new_password", &REDACTED).finish()
+    }
 }
 
 /// Change your own password; your other sessions end.

@@ -15,11 +15,11 @@ use super::passwords::{DUMMY_HASH, verify_password};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::entities::{login_throttle, refresh_tokens, users};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, REDACTED};
 use crate::users::service::find_by_email;
 use crate::vocab::AuditAction;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "alex.supervisor@hub.example", "password": "correct horse battery staple"}))]
 pub struct LoginRequest {
@@ -28,7 +28,7 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"refresh_token": "fGk2q3...the refresh token from sign-in"}))]
 pub struct RefreshRequest {
@@ -36,7 +36,7 @@ pub struct RefreshRequest {
 }
 
 /// Tokens for a signed-in user.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenPair {
     /// Short-lived bearer token for `Authorization: Bearer`.
     pub access_token: String,
@@ -47,6 +47,31 @@ pub struct TokenPair {
     /// Exchange at `/api/v1/auth/refresh` for a new pair; each works once.
     pub refresh_token: String,
     pub refresh_expires_in: i64,
+}
+
+// Passwords and tokens never appear in Debug output, so a stray `?value` in a log cannot leak them.
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest").field("email", &self.email).field("password", &REDACTED).finish()
+    }
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest").field("refresh_token", &REDACTED).finish()
+    }
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &REDACTED)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &REDACTED)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .finish()
+    }
 }
 
 fn sha256_hex(s: &str) -> String {

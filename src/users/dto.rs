@@ -5,9 +5,10 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use crate::entities::users;
+use crate::error::REDACTED;
 use crate::vocab::Role;
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "email": "sam.caseworker@hub.example",
@@ -117,10 +118,31 @@ pub struct UserListParams {
 }
 
 /// A new password set by an admin (`POST /users/{id}/password`).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"password": "a new passphrase of four words"}))]
 pub struct NewPassword {
     #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+}
+
+// Passwords never appear in Debug output, so a stray `?value` in a log cannot leak them.
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewPassword").field("password", &REDACTED).finish()
+    }
+}
+
+impl std::fmt::Debug for UserInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserInput")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("team", &self.team)
+            .field("agency", &self.agency)
+            .field("password", &self.password.as_ref().map(|_| REDACTED))
+            .field("active", &self.active)
+            .finish()
+    }
 }

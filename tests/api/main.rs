@@ -22,5 +22,6 @@ mod recovery;
 mod reminders;
 mod reports;
 mod schema;
+mod security;
 mod signin;
 mod victims;

@@ -40,16 +40,40 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    run_with(backend, |_| {}, body).await;
+}
+
+/// As `run`, with the app's configuration adjusted by `configure` first.
+pub async fn run_with<F, Fut>(backend: Backend, configure: impl FnOnce(&mut Config), body: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     if backend == Backend::Postgres && postgres_url().is_none() {
         eprintln!("CARE_HUB_TEST_POSTGRES_URL is not set: this PostgreSQL variant did not run");
         return;
     }
-    body(TestApp::new(backend).await).await;
+    body(TestApp::with_config(backend, configure).await).await;
 }
 
-/// Declares a test that runs on SQLite and on PostgreSQL.
+/// Declares a test that runs on SQLite and on PostgreSQL; `configure = |c: &mut Config| ...`
+/// adjusts the app's configuration first.
 #[macro_export]
 macro_rules! db_test {
+    ($name:ident, configure = $configure:expr, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::common::run_with($crate::common::Backend::Sqlite, $configure, $body).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::common::run_with($crate::common::Backend::Postgres, $configure, $body).await;
+            }
+        }
+    };
     ($name:ident, $body:expr) => {
         mod $name {
             #[allow(unused_imports)]
