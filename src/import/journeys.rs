@@ -15,7 +15,7 @@ use crate::calendar::Calendar;
 use crate::clock::london_date;
 use crate::entities::{case_victims, journey_events, obligation_rules, victims, withdrawal_flags, withdrawals};
 use crate::error::AppResult;
-use crate::journeys::service::{journey_row, source_key, upsert_journeys};
+use crate::journeys::service::{flag_row, journey_row, source_key, upsert_journeys};
 use crate::journeys::stages::{EventFact, trigger_for};
 use crate::vocab::{ClockStarts, EventStatus, WithdrawalStatus};
 use crate::withdrawals::service::is_evidenced;
@@ -270,18 +270,7 @@ pub(super) async fn after_linking(
     let rows = flags
         .into_iter()
         .filter(|(c, v, _)| !evidenced.contains(&(*c, *v)))
-        .map(|(case_id, victim_id, event_id)| {
-            withdrawal_flags::Model {
-                id: Uuid::now_v7(),
-                case_id,
-                victim_id,
-                event_id,
-                raised_at: now,
-                cleared_at: None,
-                cleared_by: None,
-            }
-            .into_active_model()
-        })
+        .map(|(case_id, victim_id, event_id)| flag_row(case_id, victim_id, event_id, now).into_active_model())
         .collect();
     bulk::insert(db, rows, &[withdrawal_flags::Column::EventId, withdrawal_flags::Column::VictimId]).await?;
     Ok(created)

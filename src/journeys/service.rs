@@ -346,26 +346,29 @@ pub async fn flag_withdrawal(
     if crate::withdrawals::service::evidenced(db, case_id, victim_id).await? {
         return Ok(());
     }
-    withdrawal_flags::Entity::insert(
-        withdrawal_flags::Model {
-            id: Uuid::now_v7(),
-            case_id,
-            victim_id,
-            event_id,
-            raised_at: now,
-            cleared_at: None,
-            cleared_by: None,
-        }
-        .into_active_model(),
-    )
-    .on_conflict(
-        OnConflict::columns([withdrawal_flags::Column::EventId, withdrawal_flags::Column::VictimId])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
+    withdrawal_flags::Entity::insert(flag_row(case_id, victim_id, event_id, now).into_active_model())
+        .on_conflict(
+            OnConflict::columns([withdrawal_flags::Column::EventId, withdrawal_flags::Column::VictimId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
+}
+
+/// A new unevidenced-withdrawal flag on `event_id` for a victim on a case.
+#[must_use]
+pub fn flag_row(case_id: Uuid, victim_id: Uuid, event_id: Uuid, now: DateTime<Utc>) -> withdrawal_flags::Model {
+    withdrawal_flags::Model {
+        id: Uuid::now_v7(),
+        case_id,
+        victim_id,
+        event_id,
+        raised_at: now,
+        cleared_at: None,
+        cleared_by: None,
+    }
 }
 
 /// Recomputes every journey on a case from its live events and withdrawal records.
