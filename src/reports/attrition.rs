@@ -293,7 +293,10 @@ async fn begin(db: &Db, user: &Principal, p: &ReportParams, name: &str, now: Dat
         return Err(AppError::invalid_query("from", "after_to", "must not be after to"));
     }
     let event = Event::new(AuditAction::Read, "report").resource(name).fields(["aggregates"]);
-    crate::audit::record(&*db.begin_write().await?, &Actor::from(user), now, event).await?;
+    // Committed: a write transaction dropped without a commit rolls back, audit record and all.
+    let tx = db.begin_write().await?;
+    crate::audit::record(&tx, &Actor::from(user), now, event).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -286,7 +286,9 @@ pub async fn report(
     }
 
     let event = Event::new(AuditAction::Read, "report").resource("contact-compliance").fields(["aggregates"]);
-    crate::audit::record(&*db.begin_write().await?, &Actor::from(user), now, event).await.ok();
+    let tx = db.begin_write().await?;
+    crate::audit::record(&tx, &Actor::from(user), now, event).await?;
+    tx.commit().await?;
     Ok(ComplianceReport {
         from,
         to,

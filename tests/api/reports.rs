@@ -6,6 +6,7 @@ use std::path::Path;
 use axum::http::StatusCode;
 use care_hub::vocab::Role;
 use chrono::{DateTime, Utc};
+use sea_orm::EntityTrait;
 use serde_json::Value;
 
 use crate::common::*;
@@ -229,6 +230,10 @@ db_test!(small_numbers_never_survive_and_totals_do_not_reveal_them, |app: TestAp
     }
     assert!(flow.body["suppression"]["withheld"].as_u64().unwrap() > 0, "300 victims leave small cells");
     assert!(!truth.is_empty());
+
+    // Every report call is on the audit trail.
+    let audited = care_hub::entities::audit_events::Entity::find().all(app.state.db.read()).await.unwrap();
+    assert!(audited.iter().any(|e| e.resource_id.as_deref() == Some("attrition-flow")), "the flow call is audited");
 
     // Caseworkers see no reports; unknown parameters are refused, naming the parameter.
     app.get(&app.caseworker(), "/api/v1/reports/attrition/flow").await.assert_status(StatusCode::FORBIDDEN);
