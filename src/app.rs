@@ -84,6 +84,7 @@ fn areas() -> OpenApiRouter<AppState> {
         .merge(crate::journeys::router())
         .merge(crate::withdrawals::router())
         .merge(crate::recovery::router())
+        .merge(crate::exports::router())
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and committed as `api-spec/openapi.yaml`.

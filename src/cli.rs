@@ -97,6 +97,11 @@ pub enum Command {
         #[arg(long)]
         load: bool,
     },
+    /// Reports from the command line, audited as the operator.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Load agency extracts (docs/import-formats.md): intake or events files, CSV or JSON Lines.
     /// Rejected rows go to FILE.rejects.csv; re-running a file changes nothing.
     Import {
@@ -120,6 +125,28 @@ pub enum RemindersCommand {
         /// Only send what is already queued.
         #[arg(long)]
         dispatch_only: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Write a board pack to a file: what GET /api/v1/reports/board-pack returns, with the same
+    /// disclosure control.
+    BoardPack {
+        /// A police force or BCU agency code (default: every area).
+        #[arg(long)]
+        area: Option<String>,
+        /// First day of the period (cases reported on or after it).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day of the period.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// html, xlsx or pdf.
+        #[arg(long, default_value = "html", value_parser = parse_board_format)]
+        format: crate::reports::board::BoardFormat,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -171,6 +198,10 @@ pub enum AuditCommand {
 fn parse_role(s: &str) -> Result<Role, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|_| "expected caseworker, supervisor, agency_liaison, analyst or admin".to_owned())
+}
+
+fn parse_board_format(s: &str) -> Result<crate::reports::board::BoardFormat, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| "expected html, xlsx or pdf".to_owned())
 }
 
 fn init_logging(format: LogFormat) {
@@ -333,6 +364,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let n = crate::journeys::service::rebuild(&db, SystemClock.now()).await.map_err(describe)?;
             println!("rebuilt the journeys of {n} cases in {:.1}s", started.elapsed().as_secs_f64());
             db.close().await;
+            Ok(())
+        }
+        Command::Report { command: ReportCommand::BoardPack { area, from, to, format, out } } => {
+            let config = Config::from_env()?;
+            init_logging(config.log_format);
+            let db = connect(&config).await?;
+            db.migrate().await.context("cannot apply database migrations")?;
+            let actor = crate::auth::Principal::service(
+                &format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
+                Role::Admin,
+                None,
+            );
+            let params =
+                crate::reports::board::BoardPackParams { area, from, to, format: Some(format), ..Default::default() };
+            let pack =
+                crate::reports::board::pack(&db, &actor, &params, config.suppression_threshold, SystemClock.now())
+                    .await
+                    .map_err(describe);
+            db.close().await;
+            let pack = pack?;
+            std::fs::write(&out, &pack.bytes).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("board pack written to {} ({} bytes, {})", out.display(), pack.bytes.len(), pack.content_type);
             Ok(())
         }
         Command::Import { agency, format, files } => {

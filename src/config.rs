@@ -43,6 +43,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub db_max_connections: Option<u32>,
+    /// SQLite: below this much free space on the database's file system the service reports
+    /// not ready (`/readyz`), before writes start failing.
+    pub min_free_disk_bytes: u64,
     pub bind: SocketAddr,
     pub public_url: String,
     pub jwt: JwtConfig,
@@ -66,6 +69,25 @@ pub struct Config {
     pub cors_origins: Vec<HeaderValue>,
     /// Send `Strict-Transport-Security` (only when the service is reached over HTTPS).
     pub hsts: bool,
+    /// The monthly board packs: when, and to whom for each area.
+    pub board_packs: BoardPackConfig,
+}
+
+/// `CARE_HUB_BOARD_PACKS` and `CARE_HUB_BOARD_PACK_SCHEDULE`: each area's distribution list and
+/// when the previous month's packs are built and queued (off when no area is listed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoardPackConfig {
+    /// Cron expression (seconds first, Europe/London).
+    pub schedule: String,
+    /// (area code, recipients), in the order configured.
+    pub areas: Vec<(String, Vec<String>)>,
+}
+
+impl Default for BoardPackConfig {
+    fn default() -> Self {
+        // 07:00 on the 1st of each month, London time.
+        BoardPackConfig { schedule: "0 0 7 1 * *".into(), areas: Vec::new() }
+    }
 }
 
 /// Contact cadence, reminder jobs and the notification outbox.
@@ -284,6 +306,7 @@ impl Config {
             data_dir,
             database_url,
             db_max_connections,
+            min_free_disk_bytes: parse_var("CARE_HUB_MIN_FREE_DISK_MB", 64u64)?.saturating_mul(1024 * 1024),
             bind,
             public_url,
             jwt: JwtConfig {
@@ -308,6 +331,10 @@ impl Config {
             issue_sla_days: parse_sla(var("CARE_HUB_ISSUE_SLA_DAYS").as_deref())?,
             cors_origins: parse_cors_origins(var("CARE_HUB_CORS_ORIGINS").as_deref())?,
             hsts: parse_var("CARE_HUB_HSTS", false)?,
+            board_packs: parse_board_packs(
+                var("CARE_HUB_BOARD_PACKS").as_deref(),
+                var("CARE_HUB_BOARD_PACK_SCHEDULE").as_deref(),
+            )?,
         })
     }
 
@@ -318,6 +345,7 @@ impl Config {
             data_dir,
             database_url,
             db_max_connections: Some(4),
+            min_free_disk_bytes: 1024 * 1024,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_url: "http://care-hub.test".into(),
             jwt: JwtConfig {
@@ -347,6 +375,7 @@ impl Config {
             issue_sla_days: DEFAULT_ISSUE_SLA_DAYS,
             cors_origins: Vec::new(),
             hsts: false,
+            board_packs: BoardPackConfig::default(),
         }
     }
 
@@ -400,6 +429,37 @@ fn parse_sla(raw: Option<&str>) -> anyhow::Result<[u32; 4]> {
             .ok_or_else(|| anyhow::anyhow!("CARE_HUB_ISSUE_SLA_DAYS: {name} must be 1 to 60 working days"))?;
     }
     Ok(days)
+}
+
+/// `AREA1=a@x.example,b@x.example;AREA2=c@y.example`: each area's board distribution list.
+fn parse_board_packs(raw: Option<&str>, schedule: Option<&str>) -> anyhow::Result<BoardPackConfig> {
+    let mut config = BoardPackConfig::default();
+    if let Some(s) = schedule {
+        tokio_cron_scheduler::Job::new_tz(s, chrono_tz::Europe::London, |_, _| {})
+            .map_err(|e| anyhow::anyhow!("CARE_HUB_BOARD_PACK_SCHEDULE={s:?} is not a cron expression: {e}"))?;
+        s.clone_into(&mut config.schedule);
+    }
+    for entry in raw.unwrap_or("").split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let (area, list) = entry.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("CARE_HUB_BOARD_PACKS entries are AREA=address,address separated by ';' (got {entry:?})")
+        })?;
+        let area = area.trim();
+        anyhow::ensure!(
+            !area.is_empty() && area.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "CARE_HUB_BOARD_PACKS: {area:?} is not an agency code"
+        );
+        anyhow::ensure!(!config.areas.iter().any(|(a, _)| a == area), "CARE_HUB_BOARD_PACKS lists {area} twice");
+        let mut recipients = Vec::new();
+        for address in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            address
+                .parse::<lettre::Address>()
+                .map_err(|e| anyhow::anyhow!("CARE_HUB_BOARD_PACKS: {address:?} ({area}) is not an address: {e}"))?;
+            recipients.push(address.to_owned());
+        }
+        anyhow::ensure!(!recipients.is_empty(), "CARE_HUB_BOARD_PACKS: {area} has no recipients");
+        config.areas.push((area.to_owned(), recipients));
+    }
+    Ok(config)
 }
 
 /// `https://a.example,https://b.example:8443`: exact origins as browsers send them in `Origin`
@@ -522,5 +582,29 @@ mod tests {
         assert_eq!(redact_url("postgres://app:s3cret@db:5432/hub"), "postgres://app:***@db:5432/hub");
         assert_eq!(redact_url("smtp://u:p@mail"), "smtp://u:***@mail");
         assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+}
+
+#[cfg(test)]
+mod board_pack_tests {
+    use super::*;
+
+    #[test]
+    fn board_packs_read_areas_and_lists_and_refuse_bad_entries() {
+        let c = parse_board_packs(Some(" AREA1=a@x.example, b@x.example ; AREA-2=c@y.example "), None).unwrap();
+        assert_eq!(c.schedule, "0 0 7 1 * *");
+        assert_eq!(
+            c.areas,
+            vec![
+                ("AREA1".to_owned(), vec!["a@x.example".to_owned(), "b@x.example".to_owned()]),
+                ("AREA-2".to_owned(), vec!["c@y.example".to_owned()]),
+            ]
+        );
+        assert!(parse_board_packs(None, None).unwrap().areas.is_empty());
+        assert_eq!(parse_board_packs(None, Some("0 30 6 2 * *")).unwrap().schedule, "0 30 6 2 * *");
+        for bad in ["AREA1", "AREA1=", "AREA1=not-an-address", "A B=a@x.example", "A=a@x.example;A=b@x.example"] {
+            assert!(parse_board_packs(Some(bad), None).is_err(), "{bad}");
+        }
+        assert!(parse_board_packs(None, Some("monthly")).is_err());
     }
 }

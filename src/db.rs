@@ -11,6 +11,8 @@ use sea_orm::{
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 
+pub mod bulk;
+
 /// Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations across replicas.
 const MIGRATION_LOCK_KEY: i64 = 0x00CA_12E0_0B1D;
 
@@ -23,6 +25,70 @@ pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
     fast: Option<std::sync::Arc<crate::fast_read::SqliteReader>>,
+    /// SQLite: the database file, whose file system readiness checks.
+    file: Option<std::sync::Arc<StorageCheck>>,
+}
+
+/// Why the service should not take traffic now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotReady {
+    /// The database does not answer.
+    Unreachable,
+    /// The database answers but cannot store changes; says why.
+    Storage(String),
+}
+
+/// The SQLite file's storage: writable, and with room to grow.
+#[derive(Debug)]
+struct StorageCheck {
+    file: std::path::PathBuf,
+    min_free_bytes: u64,
+}
+
+impl StorageCheck {
+    fn for_url(url: &str, min_free_bytes: u64) -> Option<Self> {
+        let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or_default();
+        (!path.is_empty() && !path.contains(":memory:"))
+            .then(|| StorageCheck { file: std::path::PathBuf::from(path), min_free_bytes })
+    }
+
+    /// Read-only mounts and files, and a nearly full disk; then a 4 KiB file made, synced and
+    /// removed next to the database, which is what catches a file system the kernel has made
+    /// read-only after an error (ext4 `errors=remount-ro` leaves the mount flags as they were).
+    /// SQLite would take some writes on a full disk (its write-ahead log reuses its space), but
+    /// not for long.
+    fn check(&self) -> Result<(), String> {
+        use rustix::fs::{Access, StatVfsMountFlags, access, statvfs};
+        let dir = match self.file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let fs = statvfs(dir).map_err(|e| format!("cannot inspect the database's file system: {e}"))?;
+        if fs.f_flag.contains(StatVfsMountFlags::RDONLY) {
+            return Err("the database's file system is mounted read-only".into());
+        }
+        // The log and shared-memory files are made next to the database, so both must be writable.
+        for path in [dir, self.file.as_path()] {
+            access(path, Access::WRITE_OK).map_err(|e| format!("{} is not writable: {e}", path.display()))?;
+        }
+        let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+        if free < self.min_free_bytes {
+            return Err(format!(
+                "the database's disk has {} KiB free, less than the {} KiB CARE_HUB_MIN_FREE_DISK_MB asks for",
+                free / 1024,
+                self.min_free_bytes / 1024
+            ));
+        }
+        let name = self.file.file_name().map_or_else(|| "care-hub".into(), |n| n.to_string_lossy().into_owned());
+        let probe = dir.join(format!(".{name}.ready-{}", uuid::Uuid::new_v4()));
+        let written = std::fs::File::create_new(&probe).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, &[0u8; 4096])?;
+            f.sync_all()
+        });
+        let _ = std::fs::remove_file(&probe);
+        written.map_err(|e| format!("the database's directory cannot take a new file: {e}"))
+    }
 }
 
 impl Db {
@@ -32,7 +98,8 @@ impl Db {
             let read = Database::connect(sqlite_options(&config.database_url, readers)).await?;
             let write = Database::connect(sqlite_options(&config.database_url, 1)).await?;
             let fast = crate::fast_read::SqliteReader::open(&config.database_url)?.map(std::sync::Arc::new);
-            Ok(Db { read, write, fast })
+            let file = StorageCheck::for_url(&config.database_url, config.min_free_disk_bytes).map(std::sync::Arc::new);
+            Ok(Db { read, write, fast, file })
         } else {
             let mut opts = ConnectOptions::new(config.database_url.clone());
             // A session that stays in a transaction or waits on a lock this long is stuck: PostgreSQL
@@ -47,7 +114,7 @@ impl Db {
                 .idle_timeout(Duration::from_mins(5))
                 .sqlx_logging(false);
             let pool = Database::connect(opts).await?;
-            Ok(Db { read: pool.clone(), write: pool, fast: None })
+            Ok(Db { read: pool.clone(), write: pool, fast: None, file: None })
         }
     }
 
@@ -111,10 +178,19 @@ impl Db {
         Ok(Migrator::get_pending_migrations(&self.read).await?.iter().map(|m| m.name().to_owned()).collect())
     }
 
-    /// True when a trivial query answers within two seconds.
-    pub async fn is_ready(&self) -> bool {
+    /// Ready when a trivial query answers within two seconds and, on SQLite, the file can be
+    /// written and its disk has room (PostgreSQL refuses writes itself when its disk fills; the
+    /// error maps to 503 `storage-unavailable`).
+    pub async fn readiness(&self) -> Result<(), NotReady> {
         let probe = self.read.execute_unprepared("SELECT 1");
-        matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Ok(_)))
+        if !matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Ok(_))) {
+            return Err(NotReady::Unreachable);
+        }
+        let Some(file) = self.file.clone() else { return Ok(()) };
+        match tokio::task::spawn_blocking(move || file.check()).await {
+            Ok(result) => result.map_err(NotReady::Storage),
+            Err(e) => Err(NotReady::Storage(format!("the storage check failed: {e}"))),
+        }
     }
 
     pub async fn close(self) {
@@ -225,6 +301,7 @@ fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
         // A local file cannot drop the connection: no ping before each checkout.
         .test_before_acquire(false)
         .sqlx_logging(false)
+        .map_sqlx_sqlite_before_acquire(|conn, _| Box::pin(async move { Ok(outside_transaction(conn)) }))
         .map_sqlx_sqlite_opts(|o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
             o.create_if_missing(true)
@@ -235,4 +312,20 @@ fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
                 .busy_timeout(Duration::from_secs(5))
         });
     opts
+}
+
+/// A pooled SQLite connection must come out of the pool outside any transaction; one that does
+/// not is closed instead. After SQLITE_FULL or an I/O error SQLite may roll a transaction back by
+/// itself; sqlx's own ROLLBACK then fails and it goes on counting a transaction that is gone, so
+/// the next "transaction" on that connection became a savepoint inside an outer one that was
+/// never committed: writes seemed to succeed and no other connection ever saw them (the full-disk
+/// test in tests/api/faults.rs found it). A connection whose transaction was dropped unfinished
+/// may also still be rolling back; closing it costs one reconnect.
+fn outside_transaction(conn: &mut sea_orm::sqlx::SqliteConnection) -> bool {
+    use sqlx_core::transaction::TransactionManager as _;
+    let depth = <sea_orm::sqlx::Sqlite as sea_orm::sqlx::Database>::TransactionManager::get_transaction_depth(conn);
+    if depth > 0 {
+        tracing::warn!(depth, "closing a database connection left inside a transaction");
+    }
+    depth == 0
 }

@@ -277,11 +277,14 @@ impl From<DbErr> for AppError {
             }
             _ => {}
         }
-        if is_unavailable(&err) {
-            return AppError::unavailable("the database is not reachable or is busy; try again shortly")
-                .with_source(err.into());
+        match outage(&err) {
+            Some(Outage::Transient) => {
+                AppError::unavailable("the database is not reachable or is busy; try again shortly")
+                    .with_source(err.into())
+            }
+            Some(Outage::Storage) => AppError::storage_unavailable().with_source(err.into()),
+            None => AppError::internal(err.into()),
         }
-        AppError::internal(err.into())
     }
 }
 
@@ -290,29 +293,114 @@ impl AppError {
         self.source = Some(source);
         self
     }
+
+    /// 503: the database answers but cannot store anything (its disk is full or read-only).
+    #[must_use]
+    pub fn storage_unavailable() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage-unavailable",
+            "The database cannot store changes",
+            "the database's storage is full or read-only, so nothing was changed; an operator has to free or \
+             remount it, then try again",
+        );
+        e.headers.push((header::RETRY_AFTER, HeaderValue::from_static("30")));
+        e
+    }
 }
 
-/// Connection loss, pool exhaustion and SQLite lock/disk conditions are transient or operational:
-/// the client gets 503 and may retry; the cause is logged.
-fn is_unavailable(err: &DbErr) -> bool {
-    if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
-        return true;
+/// Why the database could not do what a sound request asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outage {
+    /// Connection lost or refused, server restarting, pool exhausted, lock or deadlock: retry.
+    Transient,
+    /// The disk is full, read-only or failing: retrying soon will not help.
+    Storage,
+}
+
+/// Sorts a database error into an outage (answered 503, the cause logged) or not (a bug: 500).
+/// The driver's own error kinds and codes decide; the message text only for errors that reach
+/// us as text (the SQLite fast read path, a failed commit task).
+#[must_use]
+pub fn outage(err: &DbErr) -> Option<Outage> {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return Some(Outage::Transient),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            if let Some(o) = sqlx_outage(e) {
+                return Some(o);
+            }
+        }
+        _ => {}
     }
     let text = err.to_string();
-    [
-        "database is locked",
+    let any = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if any(&[
         "attempt to write a readonly database",
         "database or disk is full",
         "disk I/O error",
+        "unable to open database file",
+    ]) {
+        Some(Outage::Storage)
+    } else if any(&[
+        "database is locked",
         "Connection refused",
+        "Connection reset",
         "connection closed",
         "Broken pipe",
         "pool timed out",
         "terminating connection",
         "the database system is",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
+    ]) {
+        Some(Outage::Transient)
+    } else {
+        None
+    }
+}
+
+fn sqlx_outage(err: &sea_orm::sqlx::Error) -> Option<Outage> {
+    use sea_orm::sqlx::Error as E;
+    match err {
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::BeginFailed => {
+            Some(Outage::Transient)
+        }
+        E::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>() {
+                postgres_outage(pg.code())
+            } else if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+                sqlite_outage(db.code()?.parse().ok()?)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// PostgreSQL SQLSTATEs (appendix A of its manual) that say the server, not the request, failed.
+fn postgres_outage(sqlstate: &str) -> Option<Outage> {
+    match sqlstate {
+        // disk_full, io_error, read_only_sql_transaction (a standby)
+        "53100" | "58030" | "25006" => Some(Outage::Storage),
+        // connection exceptions, shutdown and start-up, too many connections, out of memory,
+        // serialization failure, deadlock, lock_timeout, statement_timeout
+        s if s.starts_with("08") => Some(Outage::Transient),
+        "57P01" | "57P02" | "57P03" | "53300" | "53200" | "40001" | "40P01" | "55P03" | "57014" => {
+            Some(Outage::Transient)
+        }
+        _ => None,
+    }
+}
+
+/// SQLite result codes (the primary code is the low byte of the extended one).
+fn sqlite_outage(code: i32) -> Option<Outage> {
+    match code & 0xff {
+        // SQLITE_BUSY, SQLITE_LOCKED
+        5 | 6 => Some(Outage::Transient),
+        // SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
+        8 | 10 | 13 | 14 => Some(Outage::Storage),
+        _ => None,
+    }
 }
 
 impl From<anyhow::Error> for AppError {
@@ -350,5 +438,52 @@ mod tests {
                 "code": "internal-error",
             })
         );
+    }
+
+    #[test]
+    fn outages_are_told_apart_from_bugs_by_the_drivers_codes() {
+        use std::sync::Arc;
+
+        use sea_orm::RuntimeErr;
+        use sea_orm::sqlx::Error as SqlxError;
+        let sqlx = |e: SqlxError| DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)));
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(outage(&sqlx(SqlxError::Io(reset))), Some(Outage::Transient));
+        assert_eq!(outage(&sqlx(SqlxError::PoolTimedOut)), Some(Outage::Transient));
+        assert_eq!(outage(&sqlx(SqlxError::RowNotFound)), None);
+        assert_eq!(outage(&DbErr::Custom("no such column: password_hash".into())), None);
+        assert_eq!(outage(&DbErr::Custom("sqlite fast read: database is locked".into())), Some(Outage::Transient));
+        for (code, expected) in [
+            ("57P01", Some(Outage::Transient)),
+            ("08006", Some(Outage::Transient)),
+            ("40P01", Some(Outage::Transient)),
+            ("53100", Some(Outage::Storage)),
+            ("25006", Some(Outage::Storage)),
+            ("23505", None),
+            ("42703", None),
+        ] {
+            assert_eq!(postgres_outage(code), expected, "{code}");
+        }
+        // SQLITE_BUSY_SNAPSHOT, SQLITE_READONLY_DBMOVED, SQLITE_IOERR_WRITE, SQLITE_FULL, SQLITE_CONSTRAINT_UNIQUE
+        for (code, expected) in [
+            (517, Some(Outage::Transient)),
+            (1032, Some(Outage::Storage)),
+            (778, Some(Outage::Storage)),
+            (13, Some(Outage::Storage)),
+            (2067, None),
+        ] {
+            assert_eq!(sqlite_outage(code), expected, "{code}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_or_read_only_database_answers_503_storage_unavailable() {
+        let err = DbErr::Custom("Execution Error: (code: 13) database or disk is full".into());
+        let response = AppError::from(err).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["code"], "storage-unavailable");
     }
 }

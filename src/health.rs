@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::db::NotReady;
 use crate::error::{AppError, AppResult, Problem};
 
 #[derive(Serialize, ToSchema)]
@@ -26,16 +27,23 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// The service can reach its database and take traffic.
+/// The service can reach its database, store changes, and take traffic. 503 `unavailable` when
+/// the database does not answer; 503 `storage-unavailable` when it answers but cannot store
+/// changes (SQLite: a read-only or nearly full file system).
 #[utoipa::path(get, path = "/readyz", tag = "health", security(()),
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "The database is not reachable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is not reachable, or cannot store changes", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<Health>> {
-    if state.db.is_ready().await {
-        Ok(Json(Health { status: "ready" }))
-    } else {
-        Err(AppError::unavailable("the database is not reachable"))
+    match state.db.readiness().await {
+        Ok(()) => Ok(Json(Health { status: "ready" })),
+        Err(NotReady::Unreachable) => Err(AppError::unavailable("the database is not reachable")),
+        Err(NotReady::Storage(why)) => {
+            tracing::warn!(reason = %why, "not ready: the database cannot store changes");
+            let mut e = AppError::storage_unavailable();
+            e.detail = format!("{why}; nothing can be stored until an operator frees or remounts it");
+            Err(e)
+        }
     }
 }

@@ -77,9 +77,37 @@ fn is_length_limit(err: &axum::extract::rejection::FailedToBufferBody) -> bool {
 /// Parses JSON text into `T`, turning serde's error into a problem that names the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(&e))?;
+    let value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => value,
+        // JSON has one number type: 12.0 is the integer 12 (as JSON Schema says), though serde
+        // refuses it for an integer field. Such bodies are read again with whole floats as integers.
+        Err(e) if e.inner().to_string().starts_with("invalid type: floating point") => {
+            let mut doc: Value = serde_json::from_slice(bytes)
+                .map_err(|e| AppError::bad_request("malformed-json", format!("the body is not valid JSON: {e}")))?;
+            whole_floats_as_integers(&mut doc);
+            return from_value(&doc);
+        }
+        Err(e) => return Err(json_error(&e)),
+    };
     de.end().map_err(|e| AppError::bad_request("malformed-json", format!("the body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// Rewrites every number with no fractional part (such as `12.0`) as an integer.
+fn whole_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            #[expect(clippy::float_cmp, reason = "exactly whole numbers only")]
+            let whole = f.trunc() == f && f.abs() < 9.0e15;
+            if whole {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
+    }
 }
 
 /// Deserialises an already-parsed JSON value (used after applying a merge patch).
@@ -156,6 +184,28 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
         }
     }
     out
+}
+
+/// Times are kept to whole microseconds, truncated, on both databases: PostgreSQL's precision,
+/// applied where a time comes in so SQLite stores (and the API returns) the same instant, and so
+/// no driver rounds a finer fraction its own way (sqlx truncates towards 1 January 2000, which
+/// rounds earlier times up).
+pub mod micros {
+    use chrono::{DateTime, SubsecRound, Utc};
+    use serde::{Deserialize, Deserializer};
+
+    #[must_use]
+    pub fn whole(t: DateTime<Utc>) -> DateTime<Utc> {
+        t.trunc_subsecs(6)
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        DateTime::<Utc>::deserialize(d).map(whole)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Option::<DateTime<Utc>>::deserialize(d).map(|t| t.map(whole))
+    }
 }
 
 /// Query parameters, strict like bodies: unknown parameters and bad values are answered 400
@@ -463,6 +513,10 @@ mod tests {
         let e = parse_json::<Outer>(br"{}").unwrap_err();
         assert_eq!(e.errors[0].field, "/inner");
         assert_eq!(e.errors[0].code, "required");
+        let ok = parse_json::<Outer>(br#"{"inner":[{"n":12.0},{"n":1e1}]}"#).expect("whole floats are integers");
+        assert_eq!(format!("{ok:?}"), "Outer { inner: [Inner { n: 12 }, Inner { n: 10 }] }");
+        let e = parse_json::<Outer>(br#"{"inner":[{"n":12.5}]}"#).unwrap_err();
+        assert_eq!((e.errors[0].field.as_str(), e.errors[0].code.as_str()), ("/inner/0/n", "invalid_type"));
         let e = parse_json::<Outer>(br#"{"inner": ["#).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         assert_eq!(e.code, "malformed-json");

@@ -33,6 +33,15 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             Box::pin(async move { due_scan(&state).await })
         })?)
         .await?;
+    if !state.config.board_packs.areas.is_empty() {
+        let packs_state = state.clone();
+        scheduler
+            .add(Job::new_async_tz(state.config.board_packs.schedule.as_str(), London, move |_, _| {
+                let state = packs_state.clone();
+                Box::pin(async move { board_packs(&state).await })
+            })?)
+            .await?;
+    }
     scheduler.start().await?;
     // What fell due while the service was down is queued now, not at the next tick.
     let startup = state.clone();
@@ -44,6 +53,10 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
             Err(e) => tracing::error!(error = %e, "cannot create missing contact schedules"),
         }
         due_scan(&startup).await;
+        // A month's packs missed while the service was down go out now (once: the outbox dedupes).
+        if !startup.config.board_packs.areas.is_empty() {
+            board_packs(&startup).await;
+        }
     });
     if let Some(mailer) = &state.mailer {
         tokio::spawn(crate::reminders::dispatch::run_forever(
@@ -74,5 +87,15 @@ async fn due_scan(state: &AppState) {
             state.dispatch_nudge.notify_one();
         }
         Err(e) => tracing::error!(error = %e, "due scan failed; the next tick tries again"),
+    }
+}
+
+async fn board_packs(state: &AppState) {
+    match crate::reports::board::schedule::run(&state.db, &state.config, state.clock.now()).await {
+        Ok(r) => {
+            tracing::info!(built = r.built, queued = r.queued, "monthly board packs done");
+            state.dispatch_nudge.notify_one();
+        }
+        Err(e) => tracing::error!(error = %e, "monthly board packs failed; the next start or tick tries again"),
     }
 }

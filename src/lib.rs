@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod entities;
 pub mod error;
+pub mod exports;
 pub mod fast_read;
 pub mod generate;
 pub mod health;

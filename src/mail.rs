@@ -2,8 +2,8 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use lettre::message::Mailbox;
 use lettre::message::header::{ContentType, MIME_VERSION_1_0};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
@@ -26,6 +26,17 @@ pub struct OutgoingEmail {
     pub body: String,
     /// Without angle brackets, e.g. `3f2a...@care-hub.local`; see [`message_id_for`].
     pub message_id: String,
+    /// A file sent with the text (a board pack), or none.
+    pub attachment: Option<Attachment>,
+}
+
+/// A text file attached to an email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// A media type, e.g. `text/html; charset=utf-8`.
+    pub content_type: String,
+    pub body: String,
 }
 
 /// The Message-ID for an outbox row: stable across retries, so a receiver can spot a duplicate
@@ -96,17 +107,27 @@ impl Mailer {
         if !is_plain_token(local) || !is_plain_token(domain) {
             return Err(SendError::Permanent(format!("invalid Message-ID {:?}", email.message_id)));
         }
-        Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(email.subject.as_str())
             .message_id(Some(format!("<{}>", email.message_id)))
             .date_now()
-            .header(MIME_VERSION_1_0)
-            .header(ContentType::TEXT_PLAIN)
+            .header(MIME_VERSION_1_0);
+        let message = match &email.attachment {
             // A raw body rather than a SinglePart, which would append a blank line to the text.
-            .body(email.body.clone())
-            .map_err(|e| SendError::Permanent(format!("cannot build message: {e}")))
+            None => builder.header(ContentType::TEXT_PLAIN).body(email.body.clone()),
+            Some(a) => {
+                let kind = ContentType::parse(&a.content_type)
+                    .map_err(|e| SendError::Permanent(format!("invalid attachment type {:?}: {e}", a.content_type)))?;
+                builder.multipart(
+                    MultiPart::mixed()
+                        .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.body.clone()))
+                        .singlepart(lettre::message::Attachment::new(a.filename.clone()).body(a.body.clone(), kind)),
+                )
+            }
+        };
+        message.map_err(|e| SendError::Permanent(format!("cannot build message: {e}")))
     }
 }
 
@@ -135,6 +156,7 @@ mod tests {
             subject: "Hello".to_owned(),
             body: "Body".to_owned(),
             message_id: "abc@care-hub.test".to_owned(),
+            attachment: None,
         }
     }
 

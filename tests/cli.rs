@@ -212,3 +212,63 @@ fn user_add_reads_the_password_from_stdin_and_audit_verify_checks_the_chain() {
         String::from_utf8_lossy(&broken.stderr)
     );
 }
+
+#[test]
+fn report_board_pack_writes_each_format_and_is_audited_as_the_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = care_hub(dir.path()).env("USER", "ops").args(args).output().unwrap();
+        assert!(out.status.success(), "{:?}: {}", args, String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["generate", "--victims", "80", "--out", "extracts", "--load"]);
+    let area = care_hub::generate::FORCE;
+    let pack = |format: &str| {
+        let file = format!("pack.{format}");
+        let said = run(&[
+            "report",
+            "board-pack",
+            "--area",
+            area,
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2030-12-31",
+            "--format",
+            format,
+            "--out",
+            &file,
+        ]);
+        assert!(said.starts_with(&format!("board pack written to {file}")), "{said}");
+        std::fs::read(dir.path().join(file)).unwrap()
+    };
+    let html = String::from_utf8(pack("html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("data-node=\"REPORTED\""));
+    assert!(html.contains(area), "the area is named");
+    assert!(pack("xlsx").starts_with(b"PK"));
+    assert!(pack("pdf").starts_with(b"%PDF-"));
+
+    let bad = care_hub(dir.path()).args(["report", "board-pack", "--format", "docx", "--out", "x"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("html, xlsx or pdf"));
+    let backwards = care_hub(dir.path())
+        .args(["report", "board-pack", "--from", "2026-02-01", "--to", "2026-01-01", "--out", "x"])
+        .output()
+        .unwrap();
+    assert!(!backwards.status.success());
+    assert!(
+        String::from_utf8_lossy(&backwards.stderr).contains("to"),
+        "{}",
+        String::from_utf8_lossy(&backwards.stderr)
+    );
+
+    let db = rusqlite::Connection::open(dir.path().join("data/care-hub.db")).unwrap();
+    let actors: Vec<String> = db
+        .prepare("SELECT actor FROM audit_events WHERE resource_id = 'board-pack' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(actors, ["cli:ops", "cli:ops", "cli:ops"]);
+}

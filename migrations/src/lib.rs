@@ -9,6 +9,8 @@ mod m20261122_000005_service_recovery;
 mod m20261122_000006_due_scan_index;
 mod m20261123_000007_unlinked_events_index;
 mod m20261123_000008_journey_report_fields;
+mod m20261124_000009_outbox_attachment;
+mod m20261124_000010_journey_flow_index;
 
 pub struct Migrator;
 
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_due_scan_index::Migration),
             Box::new(m20261123_000007_unlinked_events_index::Migration),
             Box::new(m20261123_000008_journey_report_fields::Migration),
+            Box::new(m20261124_000009_outbox_attachment::Migration),
+            Box::new(m20261124_000010_journey_flow_index::Migration),
         ]
     }
 }

@@ -26,6 +26,7 @@ pub struct AgencyInput {
     /// Code of the agency this one belongs to (a BCU's force).
     pub parent: Option<String>,
     /// Where escalations for this agency are sent.
+    #[schema(pattern = r"^\s*([^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)?\s*$", max_length = 254)]
     pub liaison_email: Option<String>,
     /// Defaults to true; an inactive agency cannot be given new references.
     pub active: Option<bool>,

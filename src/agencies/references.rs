@@ -26,7 +26,9 @@ static GENERIC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z0-9][A-Z0-9
 
 /// The stored form of a reference value (upper case, no spaces), or why it is not valid.
 pub fn normalise_value(ref_type: RefType, raw: &str) -> Result<String, String> {
-    let value: String = raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+    // ASCII only: references are written in ASCII, and a Unicode case mapping (ß to SS) would
+    // turn a mistyped value into someone else's.
+    let value: String = raw.chars().filter(|c| !c.is_ascii_whitespace()).collect::<String>().to_ascii_uppercase();
     if value.is_empty() {
         return Err("must not be empty".into());
     }
@@ -270,5 +272,27 @@ mod tests {
         assert_eq!(normalise_value(RefType::CrimeReference, " crn-1/22 ").unwrap(), "CRN-1/22");
         assert!(normalise_value(RefType::CrimeReference, "bad;value").is_err());
         assert!(normalise_value(RefType::Other, "   ").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fuzz_values_normalise_to_a_checked_stored_form(
+            ty in 0usize..9,
+            raw in proptest::prop_oneof![proptest::prelude::any::<String>(), "[ a-z0-9/._-]{0,70}", "[0-9a-z/ ]{0,20}"],
+        ) {
+            let types = [
+                RefType::CrimeReference, RefType::CpsUrn, RefType::CourtCaseNumber, RefType::Ccrn,
+                RefType::IncidentNumber, RefType::WitnessCareReference, RefType::ProbationReference,
+                RefType::SupportServiceReference, RefType::Other,
+            ];
+            match normalise_value(types[ty], &raw) {
+                Ok(stored) => {
+                    // The stored form is upper-case ASCII without spaces, at most 64, and stable.
+                    proptest::prop_assert!(GENERIC.is_match(&stored), "{stored:?}");
+                    proptest::prop_assert_eq!(normalise_value(types[ty], &stored), Ok(stored.clone()));
+                }
+                Err(why) => proptest::prop_assert!(!why.is_empty()),
+            }
+        }
     }
 }

@@ -59,7 +59,7 @@ async fn check(db: &impl ConnectionTrait, input: &AgencyInput, own_code: Option<
     c.finish()?;
     if let Some(parent) = &parent {
         if *parent == code {
-            return Err(AppError::invalid_field("/parent", "invalid_value", "an agency cannot be its own parent"));
+            return Err(AppError::invalid_field("/parent", "own_parent", "an agency cannot be its own parent"));
         }
         let parent_row = agencies::Entity::find().filter(agencies::Column::Code.eq(parent.as_str())).one(db).await?;
         let Some(mut ancestor) = parent_row else {

@@ -12,7 +12,7 @@ use crate::auth::Principal;
 use crate::entities::{audit_events, victim_merges, victims};
 use crate::error::{AppError, AppResult};
 use crate::http::{Page, PageParams, cursor_for_seq};
-use crate::victims::service::{parse_ref, resolve};
+use crate::victims::service::resolve;
 use crate::vocab::{AuditAction, AuditOutcome, Role};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -95,7 +95,10 @@ pub async fn list(db: &impl ConnectionTrait, user: &Principal, p: &AuditParams) 
         q = q.filter(audit_events::Column::Seq.lt(before));
     }
     if let Some(raw) = &p.victim {
-        let victim = resolve(db, &parse_ref(raw)?).await?;
+        let hub_ref = crate::victims::hub_ref::HubRef::parse(raw).map_err(|e| {
+            AppError::invalid_query("victim", "invalid_format", format!("{raw:?} is not a hub reference: {e}"))
+        })?;
+        let victim = resolve(db, &hub_ref).await?;
         let victim = victim
             .filter(|v| user.is(Role::Admin) || user.team() == Some(v.team_code.as_str()))
             .ok_or_else(|| AppError::not_found(format!("no victim record {raw}")))?;

@@ -118,20 +118,25 @@ impl FromRequestParts<AppState> for Principal {
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| AppError::unauthorized("send Authorization: Bearer <token>"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                let (scheme, token) = h.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| AppError::unauthorized("the Authorization header must be Bearer <token>"))?;
+        let token = bearer_token(header)?;
         let mut principal = state.tokens.verify(token, state.clock.now())?;
         state.rate_limiter.check(&principal.token_id)?;
         principal.meta = RequestMeta::from_parts(parts, state.config.trust_forwarded_for);
         Ok(principal)
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; anything else is 401.
+pub(crate) fn bearer_token(header: &axum::http::HeaderValue) -> AppResult<&str> {
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            let (scheme, token) = h.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| AppError::unauthorized("the Authorization header must be Bearer <token>"))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -141,4 +146,84 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::logout))
         .routes(routes!(routes::me))
         .routes(routes!(routes::change_password))
+}
+
+#[cfg(test)]
+mod fuzz {
+    use axum::http::{HeaderValue, StatusCode};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use chrono::{TimeZone, Utc};
+    use proptest::prelude::*;
+
+    use super::{TokenService, bearer_token};
+    use crate::config::{AuthMode, JwtConfig};
+    use crate::vocab::Role;
+
+    const SECRET: &[u8] = b"fuzzing-secret-not-for-production-000000";
+
+    fn tokens() -> TokenService {
+        let config = JwtConfig {
+            mode: AuthMode::BuiltIn,
+            secret: String::from_utf8(SECRET.to_vec()).unwrap().into(),
+            generated: false,
+            issuer: "care-hub".into(),
+            audience: "care-hub".into(),
+            ttl: std::time::Duration::from_mins(15),
+            refresh_ttl: std::time::Duration::from_hours(1),
+        };
+        TokenService::new(&config, SECRET).unwrap()
+    }
+
+    /// A token, then one change: a byte replaced, a part dropped, a part re-encoded from
+    /// arbitrary JSON (a forged header or claims with the old signature).
+    fn mangled() -> impl Strategy<Value = String> {
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
+        let good = tokens().issue("fuzz", Role::Caseworker, Some("north-hub"), None, now, None).unwrap();
+        let parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+        let (g1, g2, p2) = (good.clone(), good, parts.clone());
+        prop_oneof![
+            (any::<usize>(), any::<u8>()).prop_map(move |(i, b)| {
+                let mut bytes = g1.clone().into_bytes();
+                let i = i % bytes.len();
+                bytes[i] = b;
+                String::from_utf8_lossy(&bytes).into_owned()
+            }),
+            any::<usize>().prop_map(move |i| {
+                let mut p = p2.clone();
+                p.remove(i % 3);
+                p.join(".")
+            }),
+            (0usize..2, "\\{[a-z\":, 0-9A-Z_{}-]{0,80}\\}").prop_map(move |(i, json)| {
+                let mut p = parts.clone();
+                p[i] = URL_SAFE_NO_PAD.encode(json);
+                p.join(".")
+            }),
+            any::<String>(),
+            Just(g2),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn fuzz_authorization_headers_give_a_token_or_401(raw in proptest::collection::vec(any::<u8>(), 0..80), bearer in any::<bool>()) {
+            let mut bytes = if bearer { b"Bearer ".to_vec() } else { Vec::new() };
+            bytes.extend(raw);
+            if let Ok(header) = HeaderValue::from_bytes(&bytes) {
+                match bearer_token(&header) {
+                    Ok(token) => prop_assert!(!token.is_empty() && token.trim() == token),
+                    Err(e) => prop_assert_eq!(e.status, StatusCode::UNAUTHORIZED),
+                }
+            }
+        }
+
+        #[test]
+        fn fuzz_tokens_verify_or_are_refused_with_401(token in mangled()) {
+            let now = Utc.with_ymd_and_hms(2026, 11, 1, 12, 5, 0).unwrap();
+            match tokens().verify(&token, now) {
+                Ok(principal) => prop_assert_eq!(principal.sub, "fuzz"),
+                Err(e) => prop_assert_eq!(e.status, StatusCode::UNAUTHORIZED),
+            }
+        }
+    }
 }

@@ -98,8 +98,9 @@ pub struct CaseView {
 /// `POST /cases/{id}/victims`: link another victim to the case.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"hub_ref": "VCH-0123456789A", "role": "victim"}))]
+#[schema(example = json!({"hub_ref": "VCH-01234567890", "role": "victim"}))]
 pub struct LinkVictim {
+    #[schema(schema_with = crate::openapi::hub_ref_schema)]
     pub hub_ref: String,
     /// Defaults to `victim`.
     pub role: Option<CaseRole>,

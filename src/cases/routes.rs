@@ -39,7 +39,8 @@ pub async fn create(
 /// Find the case an agency reference (crime reference, URN, court case number) belongs to.
 #[utoipa::path(get, path = "/api/v1/cases/lookup", tag = "cases", operation_id = "lookup_case",
     params(LookupParams),
-    responses((status = 200, description = "The case holding the reference", body = CaseView, headers(("ETag" = String, description = "Its version")))))]
+    responses((status = 200, description = "The case holding the reference", body = CaseView, headers(("ETag" = String, description = "Its version"))),
+        (status = 404, description = "No case the caller may see holds the reference", body = Problem, content_type = "application/problem+json")))]
 pub async fn lookup(
     State(state): State<AppState>,
     user: Principal,

@@ -20,6 +20,7 @@ use crate::vocab::{Channel, ContactDirection, ContactKind, ContactOutcome, Updat
 }))]
 pub struct ContactRecordInput {
     /// When it happened; not in the future.
+    #[serde(deserialize_with = "crate::http::micros::required")]
     pub occurred_at: DateTime<Utc>,
     pub channel: Channel,
     /// Default `outbound`.
@@ -31,6 +32,7 @@ pub struct ContactRecordInput {
     /// Who made or took the contact, if not the caller (a user id or a name; up to 200 characters).
     pub contact_by: Option<String>,
     /// The agency that made the contact, if any (an agency code).
+    #[schema(pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9_-]{1,31}\s*$")]
     pub agency: Option<String>,
     /// The case it was about; one the victim is on.
     pub case_id: Option<Uuid>,
@@ -175,6 +177,7 @@ pub struct DueItem {
 #[into_params(parameter_in = Query)]
 pub struct DueParams {
     /// Supervisors: `team` for the whole team's caseload (default: their own).
+    #[param(pattern = "^(mine|team)$")]
     pub scope: Option<String>,
     /// At most this many items, 1 to 1000 (default 200).
     #[param(minimum = 1, maximum = 1000)]

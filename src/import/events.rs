@@ -4,13 +4,13 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::bulk;
 use super::journeys::{self, Deadlines, IN_CHUNK};
 use super::{Checker, Loader, Reject, Summary, Written};
 use crate::agencies::references::normalise_value;
+use crate::db::bulk::{self, OnConflict};
 use crate::db::{Db, WriteTx};
 use crate::entities::{agency_references, journey_events, outcome_codes, victims};
 use crate::error::AppResult;
@@ -55,6 +55,11 @@ pub(super) struct EventLoader {
     cases: HashMap<RefKey, Option<Uuid>>,
     /// Victim-key reference → the victim holding it, with its hub reference.
     victims: HashMap<(String, String), Option<(Uuid, String)>>,
+    /// Whether the agency had events stored when the import began. On its first load there is
+    /// nothing to look up before inserting: an event repeated within the file (or sent through the
+    /// API meanwhile) is caught by the insert's conflict clause, and the batch then recomputes
+    /// from what is stored.
+    had_events: bool,
 }
 
 impl EventLoader {
@@ -74,6 +79,14 @@ impl EventLoader {
             deadlines: Deadlines::load(db.read(), now).await?,
             cases: HashMap::new(),
             victims: HashMap::new(),
+            had_events: journey_events::Entity::find()
+                .select_only()
+                .column(journey_events::Column::Id)
+                .filter(journey_events::Column::SourceAgency.eq(agency))
+                .into_tuple::<Uuid>()
+                .one(db.read())
+                .await?
+                .is_some(),
         })
     }
 
@@ -261,7 +274,7 @@ impl Loader for EventLoader {
         summary: &mut Summary,
     ) -> AppResult<(Vec<Reject>, Option<Written>)> {
         // An event stored already (an earlier run or batch), or twice in this batch: the first counts.
-        let stored = self.stored(tx, &rows).await?;
+        let stored = if self.had_events { self.stored(tx, &rows).await? } else { HashSet::new() };
         let mut seen = HashSet::with_capacity(rows.len());
         let before = rows.len();
         let rows: Vec<EventRow> = rows
@@ -296,15 +309,14 @@ impl Loader for EventLoader {
         let mut people = journeys::recompute(tx, &touched, &models, &self.victim_outcomes, self.now).await?;
         let mut written = 0;
         for chunk in models.chunks(ROWS_PER_INSERT) {
-            let rows = chunk.iter().cloned().map(IntoActiveModel::into_active_model).collect();
-            written +=
-                bulk::insert(tx, rows, &[journey_events::Column::SourceAgency, journey_events::Column::SourceEventId])
-                    .await?;
+            let key = [journey_events::Column::SourceAgency, journey_events::Column::SourceEventId];
+            written += bulk::insert(tx, chunk, OnConflict::Skip(&key)).await?;
         }
         let mut stored: Option<HashSet<Uuid>> = None;
         if written != models.len() as u64 {
-            // Another writer stored some of the same events between the check and the insert
-            // (PostgreSQL): count what this batch stored and recompute from what is stored.
+            // Some events were stored already: unchecked on an agency's first load, or stored by
+            // another writer between the check and the insert (PostgreSQL). Count what this
+            // batch stored and recompute from what is stored.
             let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
             stored = Some(self.present(tx, &ids).await?);
             people = journeys::recompute(tx, &touched, &[], &self.victim_outcomes, self.now).await?;
@@ -412,6 +424,58 @@ fn check(v: Vec<Option<String>>, codes: &HashSet<String>, now: DateTime<Utc>) ->
 /// An RFC 3339 time with its offset.
 fn time(s: &str, name: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
+        .map(|t| crate::http::micros::whole(t.with_timezone(&Utc)))
         .map_err(|_| format!("{name}: {s:?} is not an RFC 3339 time with an offset (e.g. 2026-03-01T10:00:00Z)"))
+}
+
+#[cfg(test)]
+mod fuzz {
+    use std::collections::HashSet;
+
+    use chrono::{DateTime, Duration, Utc};
+    use proptest::prelude::*;
+
+    /// A cell: empty, arbitrary text, or something close to a valid value of its column.
+    fn cell(near: &'static str) -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            any::<String>().prop_map(Some),
+            proptest::string::string_regex(near).expect("regex").prop_map(Some),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn fuzz_event_rows_are_checked_never_panicking(
+            row in (
+                cell("[A-Z0-9-]{1,20}"),
+                cell("ARREST_INTERVIEW|CHARGE|OUTCOME|REPORTED|[A-Z_]{1,12}"),
+                cell("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})"),
+                cell("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?Z"),
+                cell("[0-9]{1,3}[A-Z]?"),
+                cell("[A-Z-]{2,12}"),
+                cell("crime_reference|cps_urn|ccrn|court_case_number|other"),
+                cell("[A-Za-z0-9/ -]{1,20}"),
+                cell("[0-9]{1,4}"),
+            ),
+            extra in proptest::option::of(cell(".*")),
+        ) {
+            let now: DateTime<Utc> = "2026-11-01T12:00:00Z".parse().unwrap();
+            let codes: HashSet<String> = ["1", "9", "15", "16"].into_iter().map(String::from).collect();
+            let (a, b, c, d, e, f, g, h, i) = row;
+            let mut values = vec![a, b, c, d, e, f, g, h, i];
+            if let Some(x) = extra {
+                values.push(x);
+            }
+            let width = values.len();
+            match super::check(values, &codes, now) {
+                Ok(row) => {
+                    prop_assert_eq!(width, 9);
+                    prop_assert!(row.occurred_at <= now + Duration::minutes(5));
+                    prop_assert!(row.received_at.is_none_or(|r| r >= row.occurred_at));
+                }
+                Err(why) => prop_assert!(!why.is_empty()),
+            }
+        }
+    }
 }

@@ -8,15 +8,15 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::bulk;
 use super::journeys::IN_CHUNK;
 use super::{Checker, Loader, Reject, Summary, Written};
 use crate::agencies::references::normalise_value;
 use crate::config::ReminderConfig;
 use crate::contacts::schedule;
+use crate::db::bulk::{self, OnConflict};
 use crate::db::{Db, WriteTx};
 use crate::entities::cases::PriorityFlags;
 use crate::entities::victims::{EnhancedReasonEntry, EnhancedReasons, Needs};
@@ -329,19 +329,17 @@ impl Loader for IntakeLoader {
         summary.loaded += people.len() as u64;
         summary.cases_created += new_cases.len() as u64;
         let subjects: Vec<Uuid> = people.iter().map(|v| v.id).collect();
-        bulk::insert(tx, new_cases.into_iter().map(|m| m.into_active_model().reset_all()).collect(), &[]).await?;
-        bulk::insert(tx, people.into_iter().map(|m| m.into_active_model().reset_all()).collect(), &[]).await?;
-        bulk::insert(tx, refs.into_iter().map(|m| m.into_active_model().reset_all()).collect(), &[]).await.map_err(
-            |e| match e {
-                e if e.code == "already-exists" => AppError::conflict(
-                    "reference-in-use",
-                    "a reference in this batch was stored meanwhile; run the import again",
-                ),
-                other => other,
-            },
-        )?;
-        bulk::insert(tx, links.into_iter().map(|m| m.into_active_model().reset_all()).collect(), &[]).await?;
-        bulk::insert(tx, schedules.into_iter().map(|m| m.into_active_model().reset_all()).collect(), &[]).await?;
+        bulk::insert(tx, &new_cases, OnConflict::Fail).await?;
+        bulk::insert(tx, &people, OnConflict::Fail).await?;
+        bulk::insert(tx, &refs, OnConflict::Fail).await.map_err(|e| match e {
+            e if e.code == "already-exists" => AppError::conflict(
+                "reference-in-use",
+                "a reference in this batch was stored meanwhile; run the import again",
+            ),
+            other => other,
+        })?;
+        bulk::insert(tx, &links, OnConflict::Fail).await?;
+        bulk::insert(tx, &schedules, OnConflict::Fail).await?;
         Ok((refused, Some(Written { subjects, fields: &["victims", "cases", "agency_references"] })))
     }
 }
@@ -487,4 +485,76 @@ fn list<T: serde::de::DeserializeOwned>(s: Option<&str>, name: &str) -> Result<V
         .filter(|p| !p.is_empty())
         .map(|p| vocab(Some(p), name).map(|v| v.expect("given")))
         .collect()
+}
+
+#[cfg(test)]
+mod fuzz {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::Known;
+    use crate::vocab::AgencyKind;
+
+    fn cell(near: &'static str) -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            any::<String>().prop_map(Some),
+            proptest::string::string_regex(near).expect("regex").prop_map(Some),
+        ]
+    }
+
+    fn known() -> Known {
+        Known {
+            teams: HashMap::from([("gen-hub".to_owned(), true), ("old-hub".to_owned(), false)]),
+            agencies: HashMap::from([
+                ("GEN-POLICE".to_owned(), (AgencyKind::PoliceForce, true)),
+                ("GEN-CPS".to_owned(), (AgencyKind::CpsArea, true)),
+                ("OLD-CPS".to_owned(), (AgencyKind::CpsArea, false)),
+            ]),
+            today: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fuzz_intake_rows_are_checked_never_panicking(
+            first in (
+                cell("CR-[0-9]{1,6}"),
+                cell("[0-9]{1,3}"),
+                cell("[0-9]{2}[A-Z]{2}[0-9]{7}"),
+                cell("GEN-CPS|OLD-CPS|X"),
+                cell("gen-hub|old-hub|nowhere"),
+                cell("[A-Za-z' -]{0,30}"),
+                cell("[A-Za-z' -]{0,30}"),
+                cell("[0-9+-]{1,7}-[0-9]{2}-[0-9]{2}"),
+                cell("female|male|not_stated|x"),
+                cell("white_british|not_stated|x"),
+            ),
+            second in (
+                cell("yes|no|not_stated"),
+                cell("(vulnerable|intimidated|persistently_targeted)(;[a-z_]{1,12}){0,2}"),
+                cell("violence_with_injury|robbery|x"),
+                cell("(domestic_abuse|stalking)(;[a-z_ ]{0,12}){0,2}"),
+                cell("stranger|partner_ex_partner"),
+                cell("public_street|online"),
+                cell("GEN-POLICE|GEN-CPS|nope"),
+                cell("[0-9+-]{1,7}-[0-9]{2}-[0-9]{2}"),
+                cell("[0-9+-]{1,7}-[0-9]{2}-[0-9]{2}"),
+            ),
+        ) {
+            let (a, b, c, d, e, f, g, h, i, j) = first;
+            let (k, l, m, n, o, p, q, r, s) = second;
+            let values = vec![a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s];
+            let known = known();
+            match super::check(7, "raw line", values, &known) {
+                Ok(row) => {
+                    prop_assert!(row.case.date_reported <= known.today);
+                    prop_assert!(row.case.offence_date.is_none_or(|d| d <= row.case.date_reported));
+                    prop_assert_eq!(known.teams.get(&row.team), Some(&true));
+                }
+                Err(why) => prop_assert!(!why.is_empty()),
+            }
+        }
+    }
 }

@@ -5,14 +5,13 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
-use super::bulk;
 use crate::calendar::Calendar;
 use crate::clock::london_date;
+use crate::db::bulk::{self, OnConflict};
 use crate::entities::{case_victims, journey_events, obligation_rules, victims, withdrawal_flags, withdrawals};
 use crate::error::AppResult;
 use crate::journeys::service::{flag_row, journey_row, source_key, upsert_journeys};
@@ -72,7 +71,7 @@ pub(super) async fn recompute(
     for e in pending.iter().filter(|e| e.status == EventStatus::Linked) {
         let Some(case_id) = e.case_id else { continue };
         // As the row will read back: PostgreSQL keeps whole microseconds.
-        let time = |t: DateTime<Utc>| if postgres { super::bulk::postgres_time(t) } else { t };
+        let time = |t: DateTime<Utc>| if postgres { crate::db::bulk::postgres_time(t) } else { t };
         waiting.entry(case_id).or_default().push(LiveEvent {
             id: e.id,
             case_id: e.case_id,
@@ -139,7 +138,7 @@ pub(super) async fn recompute(
                 rows.push(journey_row(*case_id, *victim_id, &facts, record, victim_outcomes, now));
             }
         }
-        upsert_journeys(db, rows).await?;
+        upsert_journeys(db, &rows).await?;
     }
     Ok(people)
 }
@@ -270,8 +269,9 @@ pub(super) async fn after_linking(
     let rows = flags
         .into_iter()
         .filter(|(c, v, _)| !evidenced.contains(&(*c, *v)))
-        .map(|(case_id, victim_id, event_id)| flag_row(case_id, victim_id, event_id, now).into_active_model())
-        .collect();
-    bulk::insert(db, rows, &[withdrawal_flags::Column::EventId, withdrawal_flags::Column::VictimId]).await?;
+        .map(|(case_id, victim_id, event_id)| flag_row(case_id, victim_id, event_id, now))
+        .collect::<Vec<_>>();
+    let key = [withdrawal_flags::Column::EventId, withdrawal_flags::Column::VictimId];
+    bulk::insert(db, &rows, OnConflict::Skip(&key)).await?;
     Ok(created)
 }

@@ -4,7 +4,6 @@
 //! commits it whole with one audit event, so a file that breaks off (or a failed write) never
 //! leaves half a batch behind, and a re-run skips what is already loaded. Rows that cannot be
 //! read go to `FILE.rejects.csv` with their line number and reason; the rest of the file loads.
-mod bulk;
 mod events;
 mod generated;
 mod intake;

@@ -24,6 +24,7 @@ pub struct CaseKey {
 #[serde(deny_unknown_fields)]
 pub struct Correction {
     /// `retract` (it did not happen) or `supersede` (this event replaces it).
+    #[schema(pattern = "^(retract|supersede)$")]
     pub action: String,
     pub source_event_id: String,
 }
@@ -38,8 +39,10 @@ pub struct EventInput {
     pub source_event_id: String,
     /// A stage code (`GET /api/v1/reference/stages`), or `OUTCOME` with `outcome_code`.
     pub event_type: String,
+    #[serde(deserialize_with = "crate::http::micros::required")]
     pub occurred_at: DateTime<Utc>,
     /// When the agency received it (Witness Care clocks start then).
+    #[serde(default, deserialize_with = "crate::http::micros::optional")]
     pub received_at: Option<DateTime<Utc>>,
     /// Home Office outcome code (`GET /api/v1/reference/outcome-codes`).
     pub outcome_code: Option<String>,
@@ -61,6 +64,7 @@ pub struct EventInput {
     "case": {"agency": "EXAMPLE-POLICE", "type": "crime_reference", "value": "CR-2026-000123"}
 }]}))]
 pub struct BatchInput {
+    #[schema(min_items = 1, max_items = 1000)]
     pub events: Vec<EventInput>,
 }
 

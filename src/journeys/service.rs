@@ -2,7 +2,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
     Set,
@@ -16,6 +15,7 @@ use crate::audit::{self, Actor, AuditSink, Event};
 use crate::auth::Principal;
 use crate::auth::access::Access;
 use crate::db::Db;
+use crate::db::bulk::{self, OnConflict};
 use crate::entities::{
     agencies, case_victims, cases, journey_events, journeys, outcome_codes, victims, withdrawal_flags, withdrawals,
 };
@@ -346,14 +346,8 @@ pub async fn flag_withdrawal(
     if crate::withdrawals::service::evidenced(db, case_id, victim_id).await? {
         return Ok(());
     }
-    withdrawal_flags::Entity::insert(flag_row(case_id, victim_id, event_id, now).into_active_model())
-        .on_conflict(
-            OnConflict::columns([withdrawal_flags::Column::EventId, withdrawal_flags::Column::VictimId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    let key = [withdrawal_flags::Column::EventId, withdrawal_flags::Column::VictimId];
+    bulk::insert(db, &[flag_row(case_id, victim_id, event_id, now)], OnConflict::Skip(&key)).await?;
     Ok(())
 }
 
@@ -403,7 +397,7 @@ pub async fn recompute_case(
             journey_row(case_id, victim_id, &facts, record, victim_outcomes, now)
         })
         .collect();
-    upsert_journeys(db, rows).await
+    upsert_journeys(db, &rows).await
 }
 
 /// How the derivation sees a stored event.
@@ -468,47 +462,39 @@ pub fn journey_row(
     }
 }
 
-/// Stores journeys, replacing each (case, victim) already there. One statement per 1,000 rows
-/// (28 parameters each, within both databases' limits); no (case, victim) may repeat.
-pub async fn upsert_journeys(db: &impl ConnectionTrait, rows: Vec<journeys::Model>) -> AppResult<()> {
-    let mut rows = rows.into_iter().map(IntoActiveModel::into_active_model).peekable();
-    while rows.peek().is_some() {
-        journeys::Entity::insert_many(rows.by_ref().take(1000))
-            .on_conflict(
-                OnConflict::columns([journeys::Column::CaseId, journeys::Column::VictimId])
-                    .update_columns([
-                        journeys::Column::CurrentStage,
-                        journeys::Column::FurthestStage,
-                        journeys::Column::ReportedAt,
-                        journeys::Column::ChargedAt,
-                        journeys::Column::FirstHearingAt,
-                        journeys::Column::TrialListedAt,
-                        journeys::Column::VerdictAt,
-                        journeys::Column::SentencedAt,
-                        journeys::Column::EndedAt,
-                        journeys::Column::ActionPlanCount,
-                        journeys::Column::IneffectiveCount,
-                        journeys::Column::FinalOutcome,
-                        journeys::Column::Withdrawn,
-                        journeys::Column::WithdrawalStage,
-                        journeys::Column::EventCount,
-                        journeys::Column::UpdatedAt,
-                        journeys::Column::ArrestedAt,
-                        journeys::Column::CpsReferredAt,
-                        journeys::Column::DecisionAt,
-                        journeys::Column::TrialStartedAt,
-                        journeys::Column::TrialResult,
-                        journeys::Column::CourtOutcomeAt,
-                        journeys::Column::SupportReferredAt,
-                        journeys::Column::WithdrawnAt,
-                        journeys::Column::WithdrawalPhase,
-                        journeys::Column::FlowPath,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
+/// Stores journeys, replacing the derived fields of each (case, victim) already there; no
+/// (case, victim) may repeat.
+pub async fn upsert_journeys(db: &impl ConnectionTrait, rows: &[journeys::Model]) -> AppResult<()> {
+    use journeys::Column as J;
+    let derived = [
+        J::CurrentStage,
+        J::FurthestStage,
+        J::ReportedAt,
+        J::ChargedAt,
+        J::FirstHearingAt,
+        J::TrialListedAt,
+        J::VerdictAt,
+        J::SentencedAt,
+        J::EndedAt,
+        J::ActionPlanCount,
+        J::IneffectiveCount,
+        J::FinalOutcome,
+        J::Withdrawn,
+        J::WithdrawalStage,
+        J::EventCount,
+        J::UpdatedAt,
+        J::ArrestedAt,
+        J::CpsReferredAt,
+        J::DecisionAt,
+        J::TrialStartedAt,
+        J::TrialResult,
+        J::CourtOutcomeAt,
+        J::SupportReferredAt,
+        J::WithdrawnAt,
+        J::WithdrawalPhase,
+        J::FlowPath,
+    ];
+    bulk::insert(db, rows, OnConflict::Update { key: &[J::CaseId, J::VictimId], columns: &derived }).await?;
     Ok(())
 }
 

@@ -25,10 +25,13 @@ use crate::vocab::{AgencyKind, ClockStarts, ObligationStatus};
 }))]
 pub struct RuleInput {
     /// Upper case letters, digits and `_`, up to 40.
+    #[schema(pattern = r"^\s*[A-Za-z0-9_]{1,40}\s*$")]
     pub code: String,
     /// The Victims' Code right, e.g. `R6`.
+    #[schema(min_length = 1, max_length = 10)]
     pub code_ref: String,
     /// The event that starts the clock: lower-case snake_case, up to 60.
+    #[schema(pattern = r"^\s*[a-z0-9_]{1,60}\s*$")]
     pub trigger_event: String,
     pub description: String,
     pub responsible: AgencyKind,
@@ -105,9 +108,11 @@ impl ToSchema for RulePatch {}
 pub struct KeyEventInput {
     /// A trigger named by an active rule (`GET /api/v1/obligation-rules`), e.g. `arrest`, `hearing_listed`.
     pub event: String,
+    #[serde(deserialize_with = "crate::http::micros::required")]
     pub occurred_at: DateTime<Utc>,
     /// When the responsible agency received it; rules whose clock starts on receipt need it
     /// (default: `occurred_at`).
+    #[serde(default, deserialize_with = "crate::http::micros::optional")]
     pub received_at: Option<DateTime<Utc>>,
     pub case_id: Option<Uuid>,
     /// The agency's own id for the event: recording the same id twice creates nothing new.
@@ -198,6 +203,9 @@ pub struct Holiday {
     "events": [{"date": "2026-12-25", "title": "Christmas Day"}, {"date": "2026-12-28", "title": "Boxing Day"}]
 }))]
 pub struct HolidayList {
+    /// Only `england-and-wales` is used.
+    #[schema(pattern = "^england-and-wales$")]
     pub division: String,
+    #[schema(min_items = 1)]
     pub events: Vec<Holiday>,
 }

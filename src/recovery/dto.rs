@@ -11,7 +11,7 @@ use crate::vocab::{IssueActionKind, IssueOutcome, IssueStatus, RaisedBy, Severit
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "victim": "VCH-EXAMPLE",
+    "victim": "VCH-01234567890",
     "category": "wrong_or_changed_information",
     "description": "Victim was given the wrong trial date by letter and attended court on the wrong day.",
     "raised_by": "victim",
@@ -22,6 +22,7 @@ use crate::vocab::{IssueActionKind, IssueOutcome, IssueStatus, RaisedBy, Severit
 }))]
 pub struct IssueInput {
     /// Hub reference.
+    #[schema(schema_with = crate::openapi::hub_ref_schema)]
     pub victim: String,
     /// A case the victim is on.
     pub case_id: Option<Uuid>,
@@ -29,6 +30,7 @@ pub struct IssueInput {
     pub category: String,
     pub description: String,
     /// Who raised it (default `caseworker`; `automatic` is the hub's own).
+    #[schema(schema_with = raised_by_caller)]
     pub raised_by: Option<RaisedBy>,
     /// The agency that must put it right.
     pub owner_agency: Option<String>,
@@ -39,6 +41,7 @@ pub struct IssueInput {
     #[serde(default)]
     pub withdrawal_risk: bool,
     /// The Victims' Code right it concerns, 1 to 12.
+    #[schema(minimum = 1, maximum = 12)]
     pub code_right: Option<i32>,
 }
 
@@ -218,6 +221,7 @@ pub struct IssueParams {
 #[schema(example = json!({"code": "digital_device_not_returned", "name": "Phone or device not returned"}))]
 pub struct CategoryInput {
     /// snake_case, up to 60.
+    #[schema(pattern = r"^\s*[a-z0-9_]{1,60}\s*$")]
     pub code: String,
     pub name: String,
 }
@@ -227,4 +231,12 @@ pub struct CategoryView {
     pub code: String,
     pub name: String,
     pub active: bool,
+}
+
+/// Who may be named as raising an issue over the API (`automatic` issues are the hub's own).
+fn raised_by_caller() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["victim", "caseworker", "agency"]))
+        .build()
 }

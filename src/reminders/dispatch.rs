@@ -56,21 +56,51 @@ async fn send_one(
         subject: row.subject.clone(),
         body: row.body.clone(),
         message_id: mailer.message_id(row.id),
+        attachment: match (&row.attachment_name, &row.attachment_type, &row.attachment) {
+            (Some(filename), Some(content_type), Some(body)) => Some(crate::mail::Attachment {
+                filename: filename.clone(),
+                content_type: content_type.clone(),
+                body: body.clone(),
+            }),
+            _ => None,
+        },
     };
     match mailer.send(&email).await {
         Ok(()) => {
-            outbox::mark_sent(db, &row, clock.now()).await?;
+            settle(|| outbox::mark_sent(db, &row, clock.now())).await?;
             Ok(Outcome::Sent)
         }
         Err(SendError::Transient(e)) if row.attempts < cfg.max_attempts => {
             tracing::warn!(id = %row.id, attempts = row.attempts, error = %e, "send failed; will retry");
-            outbox::mark_failed(db, &row, &e, Some(backoff(cfg.retry_base, row.attempts)), clock.now()).await?;
+            let retry_in = Some(backoff(cfg.retry_base, row.attempts));
+            settle(|| outbox::mark_failed(db, &row, &e, retry_in, clock.now())).await?;
             Ok(Outcome::Retrying)
         }
         Err(SendError::Transient(e) | SendError::Permanent(e)) => {
             tracing::error!(id = %row.id, attempts = row.attempts, error = %e, "notification parked as failed");
-            outbox::mark_failed(db, &row, &e, None, clock.now()).await?;
+            settle(|| outbox::mark_failed(db, &row, &e, None, clock.now())).await?;
             Ok(Outcome::Failed)
+        }
+    }
+}
+
+/// Records a send's outcome, retrying while the database is out (restarting, unreachable): the
+/// message has gone, and a row left `sending` would be sent again once its lease ran out. Waiting
+/// here holds up only this dispatcher, which could claim nothing while the database is out anyway.
+async fn settle<F, Fut>(mut record: F) -> AppResult<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = AppResult<()>>,
+{
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match record().await {
+            Err(e) if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::warn!(error = %e, "cannot record a send's outcome yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+            other => return other,
         }
     }
 }

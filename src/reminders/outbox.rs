@@ -34,26 +34,53 @@ impl Notice {
     }
 }
 
+fn row(n: &Notice, now: DateTime<Utc>) -> outbox::ActiveModel {
+    outbox::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        dedupe_key: Set(n.dedupe_key()),
+        kind: Set(n.kind.to_owned()),
+        recipient: Set(n.recipient.clone()),
+        subject: Set(n.subject.clone()),
+        body: Set(n.body.clone()),
+        status: Set(OutboxStatus::Pending),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        lease_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        sent_at: Set(None),
+        attachment_name: Set(None),
+        attachment_type: Set(None),
+        attachment: Set(None),
+    }
+}
+
 /// Queues notices, skipping any already queued; returns how many were new.
 pub async fn queue(db: &impl ConnectionTrait, notices: &[Notice], now: DateTime<Utc>) -> AppResult<u64> {
+    queue_with(db, notices, None, now).await
+}
+
+/// As [`queue`], each notice carrying `attachment`.
+pub async fn queue_with(
+    db: &impl ConnectionTrait,
+    notices: &[Notice],
+    attachment: Option<&crate::mail::Attachment>,
+    now: DateTime<Utc>,
+) -> AppResult<u64> {
     let mut queued = 0;
-    for chunk in notices.chunks(200) {
+    // Attachments are large: fewer rows per statement.
+    let per = if attachment.is_some() { 10 } else { 200 };
+    for chunk in notices.chunks(per) {
         let rows: Vec<outbox::ActiveModel> = chunk
             .iter()
-            .map(|n| outbox::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                dedupe_key: Set(n.dedupe_key()),
-                kind: Set(n.kind.to_owned()),
-                recipient: Set(n.recipient.clone()),
-                subject: Set(n.subject.clone()),
-                body: Set(n.body.clone()),
-                status: Set(OutboxStatus::Pending),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                lease_until: Set(None),
-                last_error: Set(None),
-                created_at: Set(now),
-                sent_at: Set(None),
+            .map(|n| {
+                let mut r = row(n, now);
+                if let Some(a) = attachment {
+                    r.attachment_name = Set(Some(a.filename.clone()));
+                    r.attachment_type = Set(Some(a.content_type.clone()));
+                    r.attachment = Set(Some(a.body.clone()));
+                }
+                r
             })
             .collect();
         queued += outbox::Entity::insert_many(rows)
@@ -62,6 +89,17 @@ pub async fn queue(db: &impl ConnectionTrait, notices: &[Notice], now: DateTime<
             .await?;
     }
     Ok(queued)
+}
+
+/// Which of `keys` are queued already (in any state).
+pub async fn queued_keys(db: &impl ConnectionTrait, keys: Vec<String>) -> AppResult<Vec<String>> {
+    Ok(outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::DedupeKey)
+        .filter(outbox::Column::DedupeKey.is_in(keys))
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 /// Claims up to `limit` rows that are due, or whose previous claimant's lease ran out, for
@@ -77,7 +115,7 @@ pub async fn claim(db: &Db, now: DateTime<Utc>, lease: Duration, limit: u64) -> 
            WHERE (status = 'pending' AND next_attempt_at <= {p2}) OR (status = 'sending' AND lease_until < {p3})
            ORDER BY next_attempt_at LIMIT {p4} {lock})
          RETURNING id, dedupe_key, kind, recipient, subject, body, status, attempts, next_attempt_at, lease_until,
-                   last_error, created_at, sent_at"
+                   last_error, created_at, sent_at, attachment_name, attachment_type, attachment"
     );
     let stmt = Statement::from_sql_and_values(
         backend,

@@ -132,7 +132,7 @@ pub struct Suppression {
 }
 
 impl Suppression {
-    fn new(threshold: u64, withheld: u64) -> Self {
+    pub(crate) fn new(threshold: u64, withheld: u64) -> Self {
         Suppression {
             threshold,
             rate_min_denominator: RATE_MIN_DENOMINATOR,
@@ -148,13 +148,13 @@ impl Suppression {
 // ---- SQL ------------------------------------------------------------------------------------
 
 /// A statement under construction, its placeholders numbered for the backend.
-struct Sql {
-    backend: DbBackend,
-    values: Vec<Value>,
+pub(crate) struct Sql {
+    pub(crate) backend: DbBackend,
+    pub(crate) values: Vec<Value>,
 }
 
 impl Sql {
-    fn bind(&mut self, v: impl Into<Value>) -> String {
+    pub(crate) fn bind(&mut self, v: impl Into<Value>) -> String {
         self.values.push(v.into());
         if self.backend == DbBackend::Postgres { format!("${}", self.values.len()) } else { "?".to_owned() }
     }
@@ -178,7 +178,7 @@ impl Sql {
         }
     }
 
-    fn dimension(&self, d: Dimension) -> String {
+    pub(crate) fn dimension(&self, d: Dimension) -> String {
         match d {
             Dimension::OffenceGroup => "c.offence_group".into(),
             Dimension::Area => "COALESCE(c.area_code, 'unknown')".into(),
@@ -210,7 +210,7 @@ impl Sql {
 }
 
 /// `FROM … WHERE …` for the filters, with its statement.
-fn scope(db: &impl ConnectionTrait, p: &ReportParams) -> (Sql, String) {
+pub(crate) fn scope(db: &impl ConnectionTrait, p: &ReportParams) -> (Sql, String) {
     let mut sql = Sql { backend: db.get_database_backend(), values: Vec::new() };
     let mut w = vec!["1 = 1".to_owned()];
     if let Some(d) = p.from {
@@ -263,35 +263,67 @@ fn scope(db: &impl ConnectionTrait, p: &ReportParams) -> (Sql, String) {
     if let Some(e) = p.enhanced {
         w.push(format!("{}v.enhanced_rights", if e { "" } else { "NOT " }));
     }
-    let from = format!(
-        "FROM journeys j JOIN cases c ON c.id = j.case_id JOIN victims v ON v.id = j.victim_id WHERE {}",
-        w.join(" AND ")
-    );
+    let from = format!("FROM journeys j{JOIN_CASES}{JOIN_VICTIMS} WHERE {}", w.join(" AND "));
     (sql, from)
 }
 
 /// A serde enum's wire name.
-fn label<T: Serialize>(v: &T) -> String {
+pub(crate) fn label<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-async fn rows(db: &impl ConnectionTrait, sql: Sql, text: String) -> AppResult<Vec<sea_orm::QueryResult>> {
-    Ok(db.query_all_raw(Statement::from_sql_and_values(sql.backend, text, sql.values)).await?)
+const JOIN_CASES: &str = " JOIN cases c ON c.id = j.case_id";
+const JOIN_VICTIMS: &str = " JOIN victims v ON v.id = j.victim_id";
+
+/// The statement, without the join to cases or to victims when nothing in it reads that table.
+/// Every journey has its case and its victim (foreign keys), so dropping an unread join changes
+/// no row; neither SQLite nor PostgreSQL drops an inner join by itself, and on a million
+/// journeys the two lookups per row are most of an unfiltered flow or trials report.
+pub(crate) fn statement(sql: Sql, text: &str) -> Statement {
+    static CASES: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\bc\.").expect("a valid pattern"));
+    static VICTIMS: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\bv\.").expect("a valid pattern"));
+    let rest = text.replace(JOIN_CASES, "").replace(JOIN_VICTIMS, "");
+    let mut text = text.to_owned();
+    if !CASES.is_match(&rest) {
+        text = text.replacen(JOIN_CASES, "", 1);
+    }
+    if !VICTIMS.is_match(&rest) {
+        text = text.replacen(JOIN_VICTIMS, "", 1);
+    }
+    Statement::from_sql_and_values(sql.backend, text, sql.values)
 }
 
-fn count(r: &sea_orm::QueryResult, col: &str) -> AppResult<u64> {
+pub(crate) async fn rows(db: &impl ConnectionTrait, sql: Sql, text: String) -> AppResult<Vec<sea_orm::QueryResult>> {
+    Ok(db.query_all_raw(statement(sql, &text)).await?)
+}
+
+pub(crate) fn count(r: &sea_orm::QueryResult, col: &str) -> AppResult<u64> {
     let n: Option<i64> = r.try_get("", col)?;
     Ok(n.unwrap_or(0).max(0) as u64)
 }
 
-/// Common checks and the audit record of a report call.
-async fn begin(db: &Db, user: &Principal, p: &ReportParams, name: &str, now: DateTime<Utc>) -> AppResult<()> {
-    user.require(&[Role::Analyst, Role::Supervisor, Role::Admin])?;
+/// The period's ends in order.
+pub(crate) fn check_period(p: &ReportParams) -> AppResult<()> {
     if let (Some(f), Some(t)) = (p.from, p.to)
         && f > t
     {
         return Err(AppError::invalid_query("from", "after_to", "must not be after to"));
     }
+    Ok(())
+}
+
+/// Common checks and the audit record of a report call.
+pub(crate) async fn begin(
+    db: &Db,
+    user: &Principal,
+    p: &ReportParams,
+    name: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    user.require(&[Role::Analyst, Role::Supervisor, Role::Admin])?;
+    check_period(p)?;
     let event = Event::new(AuditAction::Read, "report").resource(name).fields(["aggregates"]);
     // Committed: a write transaction dropped without a commit rolls back, audit record and all.
     let tx = db.begin_write().await?;
@@ -338,13 +370,23 @@ pub async fn flow(
     now: DateTime<Utc>,
 ) -> AppResult<FlowReport> {
     begin(db, user, p, "attrition-flow", now).await?;
-    let (sql, from) = scope(db.read(), p);
+    flow_figures(db.read(), p, threshold, now).await
+}
+
+/// The flow's figures, unaudited: for callers that audited the call themselves (the board pack).
+pub async fn flow_figures(
+    db: &impl ConnectionTrait,
+    p: &ReportParams,
+    threshold: u64,
+    now: DateTime<Utc>,
+) -> AppResult<FlowReport> {
+    let (sql, from) = scope(db, p);
     let text =
         format!("SELECT j.flow_path AS path, COUNT(*) AS n {from} AND j.flow_path IS NOT NULL GROUP BY j.flow_path");
     let mut links: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut reached: HashMap<String, u64> = HashMap::new();
     let mut total = 0;
-    for r in rows(db.read(), sql, text).await? {
+    for r in rows(db, sql, text).await? {
         let path: String = r.try_get("", "path")?;
         let n = count(&r, "n")?;
         total += n;
@@ -480,8 +522,18 @@ pub async fn rates(
     now: DateTime<Utc>,
 ) -> AppResult<RatesReport> {
     begin(db, user, p, "attrition-rates", now).await?;
+    rates_figures(db.read(), p, threshold, now).await
+}
+
+/// The rates' figures, unaudited (see [`flow_figures`]).
+pub async fn rates_figures(
+    db: &impl ConnectionTrait,
+    p: &ReportParams,
+    threshold: u64,
+    now: DateTime<Utc>,
+) -> AppResult<RatesReport> {
     let by = p.by.unwrap_or(Dimension::OffenceGroup);
-    let (sql, from) = scope(db.read(), p);
+    let (sql, from) = scope(db, p);
     let dim = sql.dimension(by);
     let text = format!(
         "SELECT {dim} AS category, COUNT(*) AS journeys, \
@@ -491,17 +543,17 @@ pub async fn rates(
          {from} GROUP BY {dim} ORDER BY 1"
     );
     let mut cells: Vec<(String, [u64; 4])> = Vec::new();
-    for r in rows(db.read(), sql, text).await? {
+    for r in rows(db, sql, text).await? {
         let category: String = r.try_get("", "category")?;
         cells.push((category, [count(&r, "journeys")?, count(&r, "pre")?, count(&r, "charged")?, count(&r, "post")?]));
     }
-    let (sql, from) = scope(db.read(), p);
+    let (sql, from) = scope(db, p);
     let days = sql.days("j.reported_at", "j.withdrawn_at");
     let text = format!(
         "SELECT {days} AS d, COUNT(*) AS n {from} AND j.withdrawn AND j.withdrawn_at >= j.reported_at GROUP BY 1"
     );
     let mut weeks = [0u64; WEEK_BUCKETS.len()];
-    for r in rows(db.read(), sql, text).await? {
+    for r in rows(db, sql, text).await? {
         let d: i64 = r.try_get::<Option<i64>>("", "d")?.unwrap_or(0);
         let week = (d.max(0) / 7) as u32;
         let i = WEEK_BUCKETS.iter().rposition(|&b| week >= b).unwrap_or(0);
@@ -646,14 +698,24 @@ pub async fn timeliness(
     now: DateTime<Utc>,
 ) -> AppResult<TimelinessReport> {
     begin(db, user, p, "timeliness", now).await?;
+    timeliness_figures(db.read(), p, threshold, now).await
+}
+
+/// The intervals, unaudited (see [`flow_figures`]).
+pub async fn timeliness_figures(
+    db: &impl ConnectionTrait,
+    p: &ReportParams,
+    threshold: u64,
+    now: DateTime<Utc>,
+) -> AppResult<TimelinessReport> {
     let mut intervals = Vec::new();
     let mut withheld = 0;
     for (measure, a, b) in INTERVALS {
-        let (sql, from) = scope(db.read(), p);
+        let (sql, from) = scope(db, p);
         let days = sql.days(&format!("j.{a}"), &format!("j.{b}"));
         let text = format!("SELECT {days} AS d, COUNT(*) AS n {from} AND j.{b} >= j.{a} GROUP BY 1");
         let mut histogram: BTreeMap<u64, u64> = BTreeMap::new();
-        for r in rows(db.read(), sql, text).await? {
+        for r in rows(db, sql, text).await? {
             let d: i64 = r.try_get::<Option<i64>>("", "d")?.unwrap_or(0);
             *histogram.entry(d.max(0) as u64).or_default() += count(&r, "n")?;
         }
@@ -698,14 +760,24 @@ pub async fn trials(
     now: DateTime<Utc>,
 ) -> AppResult<TrialsReport> {
     begin(db, user, p, "trials", now).await?;
-    let (sql, from) = scope(db.read(), p);
+    trials_figures(db.read(), p, threshold, now).await
+}
+
+/// The trials' figures, unaudited (see [`flow_figures`]).
+pub async fn trials_figures(
+    db: &impl ConnectionTrait,
+    p: &ReportParams,
+    threshold: u64,
+    now: DateTime<Utc>,
+) -> AppResult<TrialsReport> {
+    let (sql, from) = scope(db, p);
     let text = format!(
         "SELECT COUNT(*) AS journeys, \
          SUM(CASE WHEN j.trial_result = 'effective' THEN 1 ELSE 0 END) AS effective, \
          SUM(CASE WHEN j.trial_result = 'cracked' THEN 1 ELSE 0 END) AS cracked, \
          SUM(j.ineffective_count) AS ineffective {from} AND j.trial_listed_at IS NOT NULL"
     );
-    let r = rows(db.read(), sql, text).await?;
+    let r = rows(db, sql, text).await?;
     let get = |c: &str| r.first().map_or(Ok(0), |r| count(r, c));
     let (journeys, effective, cracked, ineffective) =
         (get("journeys")?, get("effective")?, get("cracked")?, get("ineffective")?);
@@ -750,7 +822,7 @@ pub trait Csv {
     fn csv(&self) -> String;
 }
 
-fn csv_of(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(crate) fn csv_of(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     // Writing to memory cannot fail.
     let _ = w.write_record(header);
@@ -760,7 +832,7 @@ fn csv_of(header: &[&str], rows: Vec<Vec<String>>) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-fn cell<T: ToString>(v: Option<T>) -> String {
+pub(crate) fn cell<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
@@ -847,6 +919,18 @@ mod tests {
         let (lo, hi) = wilson(40, 100);
         assert!((lo - 0.3094).abs() < 1e-4 && (hi - 0.4980).abs() < 1e-4, "{lo} {hi}");
         assert_eq!(wilson(0, 0), (0.0, 0.0));
+    }
+
+    #[test]
+    fn unread_joins_are_dropped_and_read_ones_kept() {
+        let sql = || Sql { backend: DbBackend::Sqlite, values: Vec::new() };
+        let from = format!("FROM journeys j{JOIN_CASES}{JOIN_VICTIMS} WHERE 1 = 1");
+        let text = |s: &str| statement(sql(), s).sql;
+        assert_eq!(text(&format!("SELECT COUNT(*) {from}")), "SELECT COUNT(*) FROM journeys j WHERE 1 = 1");
+        let by_sex = text(&format!("SELECT v.sex {from} AND j.decision_at IS NULL"));
+        assert!(by_sex.contains(JOIN_VICTIMS) && !by_sex.contains(JOIN_CASES), "{by_sex}");
+        let both = text(&format!("SELECT c.offence_group {from} AND v.sex = 'female'"));
+        assert!(both.contains(JOIN_CASES) && both.contains(JOIN_VICTIMS));
     }
 
     #[test]

@@ -172,6 +172,22 @@ pub fn replay(
     }
 }
 
+/// [`replay`] for one victim's schedule: a closed schedule stops counting when the victim's
+/// last case closed (or at once, when no closing date is known).
+#[must_use]
+pub fn victim_due_dates(
+    start: NaiveDate,
+    interval: i32,
+    state: ContactState,
+    closed_on: Option<NaiveDate>,
+    updates: &[NaiveDate],
+    period: (NaiveDate, NaiveDate),
+    today: NaiveDate,
+) -> (u64, u64) {
+    let stop = if state == ContactState::Closed { Some(closed_on.unwrap_or(start)) } else { None };
+    replay(start, i64::from(interval), updates, period, today, stop)
+}
+
 pub async fn report(
     db: &Db,
     user: &Principal,
@@ -229,9 +245,8 @@ pub async fn report(
     for (victim, team_code, interval, state) in &scope {
         let Some(start) = created.get(victim) else { continue };
         let (victim_areas, closed_on) = areas.get(victim).cloned().unwrap_or_default();
-        let stop = if *state == ContactState::Closed { Some(closed_on.unwrap_or(*start)) } else { None };
         let u = updates.get(victim).unwrap_or(&no_updates);
-        let (met, missed) = replay(*start, i64::from(*interval), u, (from, to), today, stop);
+        let (met, missed) = victim_due_dates(*start, *interval, *state, closed_on, u, (from, to), today);
         if met + missed == 0 {
             continue;
         }

@@ -1,6 +1,8 @@
 //! Reports: aggregates only. Analysts see small numbers suppressed.
 pub mod attrition;
+pub mod board;
 pub mod compliance;
+pub mod compliance_summary;
 mod routes;
 pub mod sdc;
 
@@ -16,4 +18,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::attrition_rates))
         .routes(routes!(routes::timeliness))
         .routes(routes!(routes::trials))
+        .routes(routes!(routes::compliance))
+        .routes(routes!(routes::board_pack))
 }

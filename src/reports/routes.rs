@@ -94,3 +94,52 @@ pub async fn trials(
     let r = attrition::trials(&state.db, &user, &p, state.config.suppression_threshold, state.clock.now()).await?;
     Ok(respond(r, p.format, "trials"))
 }
+
+use super::compliance_summary::{self, ComplianceSummary};
+
+/// Compliance for the selected journeys: contact updates within the agreed interval, Victims' Code
+/// obligations met on time, outcome 14/16 withdrawals with evidence, needs assessments, data
+/// completeness and service recovery within target. Small numbers withheld.
+#[utoipa::path(get, path = "/api/v1/reports/compliance", tag = "reports", operation_id = "compliance",
+    params(ReportParams),
+    responses((status = 200, description = "The measures", content((ComplianceSummary = "application/json"), (String = "text/csv")))))]
+pub async fn compliance(
+    State(state): State<AppState>,
+    user: Principal,
+    AppQuery(p): AppQuery<ReportParams>,
+) -> AppResult<Response> {
+    let r =
+        compliance_summary::report(&state.db, &user, &p, state.config.suppression_threshold, state.clock.now()).await?;
+    Ok(respond(r, p.format, "compliance"))
+}
+
+use super::board::{self, BoardPackParams};
+
+/// The board pack for an area and period: the flow (as a Sankey), withdrawal rates with their
+/// intervals, timeliness, trials and compliance, with the filters used, the data's freshness and
+/// the disclosure-control note. `html` is one self-contained printable page; `xlsx` a workbook
+/// with one sheet per table; `pdf` an A4 landscape document. Small numbers withheld.
+#[utoipa::path(get, path = "/api/v1/reports/board-pack", tag = "reports", operation_id = "board_pack",
+    params(BoardPackParams),
+    responses((status = 200, description = "The pack, as an attachment named board-pack-AREA_FROM_TO.EXT",
+        content(
+            (String = "text/html"),
+            (board::FileBytes = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (board::FileBytes = "application/pdf")),
+        headers(("Content-Disposition" = String, description = "`inline` for HTML, `attachment` otherwise, with the file name")))))]
+pub async fn board_pack(
+    State(state): State<AppState>,
+    user: Principal,
+    AppQuery(p): AppQuery<BoardPackParams>,
+) -> AppResult<Response> {
+    let pack = board::pack(&state.db, &user, &p, state.config.suppression_threshold, state.clock.now()).await?;
+    let disposition = if pack.content_type.starts_with("text/html") { "inline" } else { "attachment" };
+    Ok((
+        [
+            (header::CONTENT_TYPE, pack.content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("{disposition}; filename=\"{}\"", pack.filename)),
+        ],
+        pack.bytes,
+    )
+        .into_response())
+}

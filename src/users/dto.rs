@@ -18,11 +18,13 @@ use crate::vocab::Role;
     "password": "correct horse battery staple"
 }))]
 pub struct UserInput {
+    #[schema(pattern = r"^\s*[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\s*$", max_length = 254)]
     pub email: String,
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub role: Role,
     /// Team code: required for caseworkers and supervisors.
+    #[schema(pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9-]{1,39}\s*$")]
     pub team: Option<String>,
     /// Agency code: required for agency liaisons.
     pub agency: Option<String>,

@@ -61,6 +61,7 @@ pub struct VictimInput {
     #[schema(max_length = 200)]
     pub assigned_caseworker: Option<String>,
     /// Team code; defaults to the caller's team. Changing it (reassignment) needs a supervisor.
+    #[schema(pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9-]{1,39}\s*$")]
     pub team: Option<String>,
     /// Only when creating: references the victim already has in agency systems. Afterwards use
     /// `/victims/{ref}/agency-references`.
@@ -93,7 +94,11 @@ impl ToSchema for VictimPatch {}
 pub struct ContactInput {
     #[schema(example = "07700 900123")]
     pub phone: Option<String>,
-    #[schema(example = "alex@example.org")]
+    #[schema(
+        example = "alex@example.org",
+        pattern = r"^\s*([^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)?\s*$",
+        max_length = 254
+    )]
     pub email: Option<String>,
     pub address: Option<Address>,
     pub preferred_channel: Option<Channel>,
@@ -164,6 +169,7 @@ pub struct LookupParams {
     #[param(example = "MET")]
     pub agency: String,
     #[serde(rename = "type")]
+    #[param(example = "cps_urn")]
     pub ref_type: RefType,
     #[param(example = "01AB2345621")]
     pub value: String,
@@ -173,7 +179,7 @@ pub struct LookupParams {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VictimView {
-    #[schema(example = "VCH-0123456789A")]
+    #[schema(example = "VCH-01234567890")]
     pub hub_ref: String,
     pub version: i32,
     pub victim_type: VictimType,
@@ -265,9 +271,10 @@ pub struct VictimSummary {
 /// `POST /victims/{ref}/merge`: merge a duplicate record into this one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"duplicate": "VCH-0123456789A", "reason": "Same person: DOB and address match; police created a second record"}))]
+#[schema(example = json!({"duplicate": "VCH-01234567890", "reason": "Same person: DOB and address match; police created a second record"}))]
 pub struct MergeRequest {
     /// Hub reference of the duplicate; it will resolve to this record afterwards.
+    #[schema(schema_with = crate::openapi::hub_ref_schema)]
     pub duplicate: String,
     #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,

@@ -146,4 +146,31 @@ mod tests {
         assert_eq!(HubRef::parse("VCH-123"), Err(HubRefError::Length));
         assert_eq!(HubRef::parse("VCH-0123456789U"), Err(HubRefError::Symbol('U')));
     }
+
+    // Property tests (scripts/fuzz.sh runs them with many more cases: PROPTEST_CASES).
+    proptest::proptest! {
+        #[test]
+        fn fuzz_any_text_parses_or_is_refused_with_a_reason(
+            input in proptest::prop_oneof![proptest::prelude::any::<String>(), "(?i:vch)[- ]*[0-9a-zA-Z -]{0,16}"],
+        ) {
+            if let Ok(r) = HubRef::parse(&input) {
+                // What parses is a canonical reference that parses to itself.
+                proptest::prop_assert_eq!(HubRef::parse(r.as_str()), Ok(r.clone()));
+                proptest::prop_assert!(r.as_str().starts_with(PREFIX) && r.as_str().len() == PREFIX.len() + BODY_LEN + 1);
+            }
+        }
+
+        #[test]
+        fn fuzz_references_survive_the_ways_people_type_them(
+            digits in proptest::collection::vec(0u8..32, BODY_LEN),
+            lower in proptest::bool::ANY,
+            gap in "[- ]{0,2}",
+        ) {
+            let r = HubRef::from_digits(&digits);
+            let body = &r.as_str()[PREFIX.len()..];
+            let typed = format!("VCH{gap}{}{gap}{}", &body[..5], &body[5..]);
+            let typed = if lower { typed.to_lowercase() } else { typed };
+            proptest::prop_assert_eq!(HubRef::parse(&typed), Ok(r));
+        }
+    }
 }

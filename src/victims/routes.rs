@@ -72,7 +72,8 @@ pub async fn create(
 /// Find the victim an agency reference belongs to.
 #[utoipa::path(get, path = "/api/v1/victims/lookup", tag = "victims", operation_id = "lookup_victim",
     params(LookupParams),
-    responses((status = 200, description = "The record holding the reference", body = VictimRecord, headers(("ETag" = String, description = "Its version")))))]
+    responses((status = 200, description = "The record holding the reference", body = VictimRecord, headers(("ETag" = String, description = "Its version"))),
+        (status = 404, description = "No record the caller may see holds the reference", body = Problem, content_type = "application/problem+json")))]
 pub async fn lookup(
     State(state): State<AppState>,
     user: Principal,
@@ -84,7 +85,7 @@ pub async fn lookup(
 
 /// Read a victim record. A merged reference answers with the surviving record.
 #[utoipa::path(get, path = "/api/v1/victims/{ref}", tag = "victims", operation_id = "get_victim",
-    params(("ref" = String, Path, description = "Hub reference, e.g. VCH-0123456789A")),
+    params(("ref" = String, Path, description = "Hub reference, e.g. VCH-01234567890")),
     responses((status = 200, description = "The record", body = VictimRecord,
         headers(("ETag" = String, description = "Its version"), ("Content-Location" = String, description = "The surviving record's URL when the reference was merged")))))]
 pub async fn get(

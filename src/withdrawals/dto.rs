@@ -11,7 +11,7 @@ use crate::vocab::{WithdrawalReason, WithdrawalStatus};
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "victim": "VCH-EXAMPLE",
+    "victim": "VCH-01234567890",
     "withdrawn_on": "2026-11-12",
     "reasons": ["fear_of_suspect_or_reprisal", "delay"],
     "felt_pressured": false,
@@ -20,10 +20,12 @@ use crate::vocab::{WithdrawalReason, WithdrawalStatus};
 }))]
 pub struct WithdrawalInput {
     /// Hub reference of a victim on the case.
+    #[schema(schema_with = crate::openapi::hub_ref_schema)]
     pub victim: String,
     pub withdrawn_on: NaiveDate,
     /// Stage at withdrawal; defaults to the victim's current stage on the case's journey.
     pub stage: Option<String>,
+    #[schema(min_items = 1, max_items = 12)]
     pub reasons: Vec<WithdrawalReason>,
     /// Whether the victim said they felt pressured (unknown when absent).
     pub felt_pressured: Option<bool>,
@@ -88,6 +90,7 @@ impl WithdrawalView {
 #[schema(example = json!({"decision": "approved", "note": "statement on file; victim confirmed by phone"}))]
 pub struct ReviewInput {
     /// `approved` or `rejected`.
+    #[schema(schema_with = review_decision)]
     pub decision: WithdrawalStatus,
     pub note: Option<String>,
 }
@@ -101,4 +104,12 @@ pub struct FlagView {
     pub event_id: Uuid,
     pub raised_at: DateTime<Utc>,
     pub cleared_at: Option<DateTime<Utc>>,
+}
+
+/// The decisions a review may make (of the statuses a withdrawal can have).
+fn review_decision() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["approved", "rejected"]))
+        .build()
 }

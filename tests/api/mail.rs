@@ -18,6 +18,7 @@ fn email(body: &str) -> OutgoingEmail {
         subject: "Update on your case – Café Street".to_owned(),
         body: body.to_owned(),
         message_id: message_id_for(Uuid::new_v4(), "care-hub.test"),
+        attachment: None,
     }
 }
 

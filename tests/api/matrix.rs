@@ -98,6 +98,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("get", "/api/v1/reports/attrition/rates", "403 403 200 200 403 403 200 200 200"),
     ("get", "/api/v1/reports/timeliness", "403 403 200 200 403 403 200 200 200"),
     ("get", "/api/v1/reports/trials", "403 403 200 200 403 403 200 200 200"),
+    ("get", "/api/v1/reports/compliance", "403 403 200 200 403 403 200 200 200"),
+    ("get", "/api/v1/reports/board-pack", "403 403 200 200 403 403 200 200 200"),
     ("post", "/api/v1/journey-events", "403 403 403 403 200 403 403 200 200"),
     ("get", "/api/v1/cases/{id}/journey", "200 404 200 404 200 404 403 403 200"),
     ("get", "/api/v1/linkage-exceptions", "403 403 200 200 200 200 403 200 200"),
@@ -117,6 +119,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("get", "/api/v1/service-issue-categories", "200 200 200 200 200 200 200 200 200"),
     ("post", "/api/v1/service-issue-categories", "403 403 403 403 403 403 403 201 201"),
     ("get", "/api/v1/reports/service-recovery", "403 403 200 200 403 403 200 200 200"),
+    ("get", "/api/v1/exports/linked-journeys", "403 403 403 403 403 403 200 403 403"),
 ];
 
 /// Fresh objects for one call: a victim of the caller-under-test's "own" team linked to
@@ -376,6 +379,7 @@ async fn failed_notification(app: &TestApp) -> uuid::Uuid {
         last_error: Set(Some("550 no such user".into())),
         created_at: Set(start_time()),
         sent_at: Set(None),
+        ..Default::default()
     }
     .insert(&*tx)
     .await

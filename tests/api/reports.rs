@@ -240,3 +240,60 @@ db_test!(small_numbers_never_survive_and_totals_do_not_reveal_them, |app: TestAp
     app.get(&supervisor, "/api/v1/reports/attrition/rates?by=shoe_size").await.assert_status(StatusCode::BAD_REQUEST);
     app.get(&supervisor, "/api/v1/reports/trials?colour=red").await.assert_status(StatusCode::BAD_REQUEST);
 });
+
+db_test!(reports_stay_current_an_event_posted_shows_in_the_next_report_call, |app: TestApp| async move {
+    use care_hub::entities::{agency_references, journeys};
+    use sea_orm::{ColumnTrait, QueryFilter};
+
+    let (_dir, _truth) = loaded(&app, 300).await;
+    let analyst = app.token(Role::Analyst, None, None);
+    let figures = || async {
+        let rates = app.get(&analyst, "/api/v1/reports/attrition/rates").await;
+        rates.assert_status(StatusCode::OK);
+        let flow = app.get(&analyst, "/api/v1/reports/attrition/flow").await;
+        let withdrawn =
+            flow.body["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "WITHDRAWN").unwrap()["journeys"]
+                .as_u64();
+        let total = &rates.body["total"];
+        (total["pre_charge"]["numerator"].as_u64(), total["post_charge"]["denominator"].as_u64(), withdrawn)
+    };
+    let (pre, charged, withdrawn) = figures().await;
+    let (pre, charged, withdrawn) = (pre.unwrap(), charged.unwrap(), withdrawn.unwrap());
+
+    // Two journeys still under investigation: one victim withdraws (outcome 16), the other's
+    // suspect is charged.
+    let db = app.state.db.read();
+    let open: Vec<journeys::Model> = journeys::Entity::find()
+        .filter(journeys::Column::Withdrawn.eq(false))
+        .filter(journeys::Column::ChargedAt.is_null())
+        .filter(journeys::Column::EndedAt.is_null())
+        .all(db)
+        .await
+        .unwrap();
+    assert!(open.len() >= 2, "the sample has open investigations");
+    let mut events = Vec::new();
+    for (i, (j, event_type, outcome)) in
+        [(&open[0], "OUTCOME", Some("16")), (&open[1], "CHARGED", None)].into_iter().enumerate()
+    {
+        let crime_ref = agency_references::Entity::find()
+            .filter(agency_references::Column::CaseId.eq(j.case_id))
+            .filter(agency_references::Column::RefType.eq(care_hub::vocab::RefType::CrimeReference))
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        events.push(serde_json::json!({
+            "source_agency": "GEN-POLICE", "source_event_id": format!("LIVE-{i}"), "event_type": event_type,
+            "outcome_code": outcome, "occurred_at": app.clock.now_utc(),
+            "case": {"agency": "GEN-POLICE", "type": "crime_reference", "value": crime_ref}
+        }));
+    }
+    let liaison = app.token(Role::AgencyLiaison, None, Some("GEN-POLICE"));
+    let posted = app.post(&liaison, "/api/v1/journey-events", serde_json::json!({"events": events})).await;
+    posted.assert_status(StatusCode::OK);
+    assert_eq!(posted.body["linked"].as_u64(), Some(2), "{}", posted.body);
+
+    // The very next report calls count them.
+    assert_eq!(figures().await, (Some(pre + 1), Some(charged + 1), Some(withdrawn + 1)));
+});

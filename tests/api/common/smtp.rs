@@ -21,6 +21,10 @@ pub enum Mode {
     RejectPermanently,
     /// Reads and records the DATA payload (the server has the message), then never answers.
     StallAfterData,
+    /// Accepts the connection and never says a word, not even its greeting.
+    Silent,
+    /// Takes this long to answer each message's DATA (a busy server).
+    Slow(Duration),
 }
 
 /// One message as the server got it.
@@ -192,6 +196,9 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
     let mut reader = BufReader::new(reader);
     let mut envelope: Option<(String, Vec<String>)> = None;
     let mut line = Vec::new();
+    if *shared.mode.lock().unwrap() == Mode::Silent {
+        std::future::pending::<()>().await;
+    }
     writer.write_all(b"220 sink.test ESMTP test sink\r\n").await?;
     loop {
         line.clear();
@@ -220,8 +227,10 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
                     writer.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
                     let data = read_data(&mut reader).await?;
                     shared.messages.lock().unwrap().push(ReceivedMessage { from, to, data });
-                    if mode == Mode::StallAfterData {
-                        std::future::pending::<()>().await;
+                    match mode {
+                        Mode::StallAfterData => std::future::pending::<()>().await,
+                        Mode::Slow(delay) => tokio::time::sleep(delay).await,
+                        _ => {}
                     }
                     "250 2.0.0 queued"
                 }
