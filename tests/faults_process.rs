@@ -1,5 +1,7 @@
 //! Faults around the running processes: PostgreSQL restarted under `care-hub serve` while it
-//! answers requests and dispatches reminders, and `care-hub import` killed (SIGKILL) mid-file.
+//! answers requests and dispatches reminders, `care-hub import` killed (SIGKILL) mid-file, and
+//! three `serve` replicas on one PostgreSQL dispatching reminders while one of them is killed
+//! every few seconds.
 //! The restart test starts a private PostgreSQL server (initdb into a temporary directory; as the
 //! `postgres` user when run as root), never the shared one; it does not run where the PostgreSQL
 //! server binaries are missing (it says so). The import test runs on SQLite, and on PostgreSQL
@@ -204,10 +206,10 @@ fn dechunk(mut rest: &str) -> String {
     out
 }
 
-/// `care-hub serve` on `port`, its log in `log`.
-fn serve(url: &str, port: u16, secret: &str, smtp: &str, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_care-hub"))
-        .arg("serve")
+/// `care-hub serve` on `port`, its log in `log`; `settings` override the environment below.
+fn serve(url: &str, port: u16, secret: &str, smtp: &str, log: &Path, settings: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_care-hub"));
+    cmd.arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("CARE_HUB_DATABASE_URL", url)
@@ -221,11 +223,11 @@ fn serve(url: &str, port: u16, secret: &str, smtp: &str, log: &Path) -> Child {
         .env("CARE_HUB_REQUEST_TIMEOUT_SECS", "10")
         .env("CARE_HUB_RATE_LIMIT_PER_MINUTE", "0")
         .env("CARE_HUB_LOG", "info,sqlx=warn,sea_orm=warn")
+        .envs(settings.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
+        .stderr(std::fs::File::options().create(true).append(true).open(log).unwrap());
+    cmd.spawn().unwrap()
 }
 
 async fn wait_ready(port: u16, within: Duration, log: &Path) {
@@ -284,7 +286,7 @@ async fn a_postgres_restart_gives_clean_503s_then_recovery_and_no_reminder_is_lo
     sink.set_mode(Mode::Slow(Duration::from_millis(40)));
     let port = free_port();
     let log = dir.path().join("serve.log");
-    let mut service = serve(&url, port, &secret, &sink.url(), &log);
+    let mut service = serve(&url, port, &secret, &sink.url(), &log, &[]);
     wait_ready(port, Duration::from_mins(1), &log).await;
 
     // Caseworkers at work: create a record, read it back, over and over.
@@ -459,6 +461,7 @@ async fn query_strings(db: &Db, sql: &str) -> Vec<String> {
     rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect()
 }
 
+/// Rows of `table`, which may carry a `WHERE` clause.
 async fn count(db: &Db, table: &str) -> i64 {
     let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}");
     let row = db.read().query_one_raw(Statement::from_string(db.backend(), sql)).await.unwrap().unwrap();
@@ -650,4 +653,123 @@ async fn an_import_killed_mid_file_leaves_whole_batches_and_a_rerun_completes_it
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_killed_mid_file_leaves_whole_batches_and_a_rerun_completes_it_postgres() {
     import_survives_kill("postgres").await;
+}
+
+// ------------------------------------------------------------- replicas killed while sending
+
+/// Dispatch concurrency of each replica: at most this many messages are in flight when one dies.
+const REPLICA_CONCURRENCY: usize = 4;
+
+/// Three `care-hub serve` replicas on one PostgreSQL database, every one running the scheduler and
+/// the dispatcher, with 10,000 reminders due (`CARE_HUB_TEST_REPLICA_REMINDERS` changes the
+/// number) and one replica killed (SIGKILL) and restarted every 1.5 s until all are delivered.
+/// Counted by Message-ID at a loopback SMTP server: every reminder arrives, and a reminder
+/// arrives twice only when a replica died holding it (at most its dispatch concurrency per kill).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_killed_in_turn_deliver_every_reminder_and_repeat_only_those_in_flight() {
+    let Some(t) = Target::new("postgres", "replicas").await else { return };
+    let reminders: usize =
+        std::env::var("CARE_HUB_TEST_REPLICA_REMINDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let db = t.db().await;
+    let now = chrono::Utc::now();
+    for chunk in (0..reminders).collect::<Vec<_>>().chunks(1_000) {
+        let notices: Vec<Notice> = chunk
+            .iter()
+            .map(|i| Notice {
+                kind: "overdue_escalation",
+                recipient: format!("supervisor{}@hub.example", i % 11),
+                about: format!("victim-{i}"),
+                due: now.date_naive(),
+                subject: format!("Care Hub: update overdue for VCH-TEST-{i}"),
+                body: "Hub references only.".into(),
+            })
+            .collect();
+        let tx = db.begin_write().await.unwrap();
+        assert_eq!(outbox::queue(&tx, &notices, now).await.unwrap(), notices.len() as u64);
+        tx.commit().await.unwrap();
+    }
+
+    let sink = SmtpSink::start().await;
+    let secret = "replica-test-secret-that-is-long-enough-for-hs256";
+    let concurrency = REPLICA_CONCURRENCY.to_string();
+    let settings = [
+        ("CARE_HUB_DISPATCH_CONCURRENCY", concurrency.as_str()),
+        ("CARE_HUB_SMTP_TIMEOUT_SECS", "2"),
+        ("CARE_HUB_OUTBOX_LEASE_SECS", "3"),
+        ("CARE_HUB_LOG", "warn"),
+    ];
+    let start = |i: usize| {
+        let port = free_port();
+        let log = t.dir.path().join(format!("replica-{i}.log"));
+        serve(&t.url, port, secret, &sink.url(), &log, &settings)
+    };
+    let mut replicas: Vec<Child> = (0..3).map(start).collect();
+
+    // Kill one replica in turn every 1.5 s (the first kill once sending has begun) and start it again.
+    let started = Instant::now();
+    let mut kills = 0;
+    let mut kills_mid_send = 0;
+    let distinct = || sink.messages().iter().filter_map(|m| m.header("message-id")).collect::<BTreeSet<_>>().len();
+    loop {
+        // Copies count too, so the distinct Message-IDs are counted only once enough have arrived.
+        if sink.count() >= reminders && distinct() >= reminders {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_mins(5),
+            "{} of {reminders} delivered after 5 minutes and {kills} kills",
+            distinct()
+        );
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let before = sink.count();
+        if before == 0 {
+            continue;
+        }
+        let victim = kills % replicas.len();
+        replicas[victim].kill().unwrap();
+        replicas[victim].wait().unwrap();
+        kills += 1;
+        if before < reminders {
+            kills_mid_send += 1;
+        }
+        replicas[victim] = start(victim);
+    }
+    let took = started.elapsed();
+
+    // The outbox agrees: every row sent; then no replica sends anything more.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pending = count(&db, "outbox WHERE status <> 'sent'").await;
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pending} outbox rows not sent");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for r in &mut replicas {
+        r.kill().unwrap();
+        r.wait().unwrap();
+    }
+    db.close().await;
+
+    let messages = sink.messages();
+    let mut copies: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &messages {
+        *copies.entry(m.header("message-id").unwrap()).or_default() += 1;
+    }
+    let repeated: usize = copies.values().map(|n| n - 1).sum();
+    eprintln!(
+        "{reminders} reminders, 3 replicas, {kills} kills ({kills_mid_send} while sending): {} distinct \
+         Message-IDs, {} messages, {repeated} repeats, all delivered in {took:?}",
+        copies.len(),
+        messages.len()
+    );
+    assert_eq!(copies.len(), reminders, "every reminder delivered");
+    assert!(kills_mid_send >= 2, "the kills came after sending had finished ({kills_mid_send} mid-send)");
+    assert!(
+        repeated <= kills_mid_send * REPLICA_CONCURRENCY,
+        "{repeated} repeats from {kills_mid_send} kills of replicas sending at most {REPLICA_CONCURRENCY} at once"
+    );
+    t.finish().await;
 }

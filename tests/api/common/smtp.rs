@@ -116,6 +116,12 @@ impl SmtpSink {
         self.shared.messages.lock().unwrap().clone()
     }
 
+    /// How many messages arrived, without copying them.
+    #[must_use]
+    pub fn count(&self) -> usize {
+        self.shared.messages.lock().unwrap().len()
+    }
+
     /// Connections accepted since start, across restarts.
     #[must_use]
     pub fn connections(&self) -> usize {
