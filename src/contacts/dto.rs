@@ -28,8 +28,10 @@ pub struct ContactRecordInput {
     pub outcome: ContactOutcome,
     pub kind: ContactKind,
     /// What was said (up to 4,000 characters).
+    #[schema(max_length = 4000)]
     pub summary: Option<String>,
     /// Who made or took the contact, if not the caller (a user id or a name; up to 200 characters).
+    #[schema(max_length = 200)]
     pub contact_by: Option<String>,
     /// The agency that made the contact, if any (an agency code).
     #[schema(pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9_-]{1,31}\s*$")]
@@ -84,6 +86,7 @@ impl From<contacts::Model> for ContactRecordView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Suspension {
+    #[schema(max_length = 1000, min_length = 1, pattern = r"\S")]
     pub reason: String,
     /// When to look at it again; today or later.
     pub review_on: NaiveDate,
@@ -94,6 +97,7 @@ pub struct Suspension {
 #[serde(deny_unknown_fields)]
 pub struct OptOut {
     pub on: NaiveDate,
+    #[schema(max_length = 1000, min_length = 1, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -113,6 +117,7 @@ pub struct PlanInput {
     #[schema(minimum = 1, maximum = 28)]
     pub interval_days: i32,
     pub preferred_channel: Option<Channel>,
+    #[schema(max_length = 200)]
     pub preferred_times: Option<String>,
     pub suspension: Option<Suspension>,
     pub routine_opt_out: Option<OptOut>,

@@ -37,7 +37,7 @@ pub struct Evidence {
     #[serde(rename = "type")]
     pub evidence_type: EvidenceType,
     /// Where it is kept (statement number, BWV reference, call recording id, document id).
-    #[schema(example = "MG11-2026-0042")]
+    #[schema(example = "MG11-2026-0042", min_length = 1, max_length = 200, pattern = r"\S")]
     pub reference: String,
 }
 

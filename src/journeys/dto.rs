@@ -26,6 +26,7 @@ pub struct Correction {
     /// `retract` (it did not happen) or `supersede` (this event replaces it).
     #[schema(pattern = "^(retract|supersede)$")]
     pub action: String,
+    #[schema(max_length = 100, min_length = 1, pattern = r"\S")]
     pub source_event_id: String,
 }
 
@@ -36,6 +37,7 @@ pub struct EventInput {
     /// The sending agency's code.
     pub source_agency: String,
     /// The agency's own id for the event: sending it again changes nothing.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub source_event_id: String,
     /// A stage code (`GET /api/v1/reference/stages`), or `OUTCOME` with `outcome_code`.
     pub event_type: String,

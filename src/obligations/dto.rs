@@ -33,6 +33,7 @@ pub struct RuleInput {
     /// The event that starts the clock: lower-case snake_case, up to 60.
     #[schema(pattern = r"^\s*[a-z0-9_]{1,60}\s*$")]
     pub trigger_event: String,
+    #[schema(max_length = 500, min_length = 1, pattern = r"\S")]
     pub description: String,
     pub responsible: AgencyKind,
     #[schema(minimum = 0, maximum = 60)]
@@ -107,6 +108,7 @@ impl ToSchema for RulePatch {}
 }))]
 pub struct KeyEventInput {
     /// A trigger named by an active rule (`GET /api/v1/obligation-rules`), e.g. `arrest`, `hearing_listed`.
+    #[schema(max_length = 60, min_length = 1, pattern = r"\S")]
     pub event: String,
     #[serde(deserialize_with = "crate::http::micros::required")]
     pub occurred_at: DateTime<Utc>,
@@ -116,6 +118,7 @@ pub struct KeyEventInput {
     pub received_at: Option<DateTime<Utc>>,
     pub case_id: Option<Uuid>,
     /// The agency's own id for the event: recording the same id twice creates nothing new.
+    #[schema(max_length = 150)]
     pub source_event_id: Option<String>,
 }
 

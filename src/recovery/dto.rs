@@ -28,6 +28,7 @@ pub struct IssueInput {
     pub case_id: Option<Uuid>,
     /// A category code (`GET /api/v1/service-issue-categories`).
     pub category: String,
+    #[schema(max_length = 4000, min_length = 1, pattern = r"\S")]
     pub description: String,
     /// Who raised it (default `caseworker`; `automatic` is the hub's own).
     #[schema(schema_with = raised_by_caller)]
@@ -35,6 +36,7 @@ pub struct IssueInput {
     /// The agency that must put it right.
     pub owner_agency: Option<String>,
     /// The person who owns it (default: the caller).
+    #[schema(max_length = 200)]
     pub owner_person: Option<String>,
     pub severity: Severity,
     /// The victim says they may withdraw.
@@ -50,8 +52,10 @@ pub struct IssueInput {
 #[serde(deny_unknown_fields)]
 pub struct IssueChanges {
     pub category: String,
+    #[schema(max_length = 4000, min_length = 1, pattern = r"\S")]
     pub description: String,
     pub owner_agency: Option<String>,
+    #[schema(max_length = 200)]
     pub owner_person: Option<String>,
     pub severity: Severity,
     pub withdrawal_risk: bool,
@@ -173,6 +177,7 @@ pub struct Resolution {
     pub outcome: IssueOutcome,
     pub victim_stayed_engaged: bool,
     /// When it became a formal complaint: its reference.
+    #[schema(max_length = 100)]
     pub complaint_reference: Option<String>,
 }
 
@@ -182,6 +187,7 @@ pub struct Resolution {
 #[schema(example = json!({"to": "in_progress", "note": "Called the Witness Care Unit; corrected date confirmed in writing."}))]
 pub struct TransitionInput {
     pub to: IssueStatus,
+    #[schema(max_length = 4000)]
     pub note: Option<String>,
     /// Required when resolving.
     pub resolution: Option<Resolution>,
@@ -193,6 +199,7 @@ pub struct TransitionInput {
 #[schema(example = json!({"kind": "agency_chased", "note": "Emailed the court listing office for the corrected date."}))]
 pub struct ActionInput {
     pub kind: IssueActionKind,
+    #[schema(max_length = 4000, min_length = 1, pattern = r"\S")]
     pub note: String,
 }
 
@@ -223,6 +230,7 @@ pub struct CategoryInput {
     /// snake_case, up to 60.
     #[schema(pattern = r"^\s*[a-z0-9_]{1,60}\s*$")]
     pub code: String,
+    #[schema(max_length = 200, min_length = 1, pattern = r"\S")]
     pub name: String,
 }
 

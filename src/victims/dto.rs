@@ -45,7 +45,7 @@ pub struct VictimInput {
     pub date_of_birth: Option<NaiveDate>,
     pub contact: Option<ContactInput>,
     /// Preferred language as a BCP 47 tag, e.g. `en`, `pl`, `pa-Guru`.
-    #[schema(example = "en")]
+    #[schema(example = "en", max_length = 35, pattern = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
     pub language: Option<String>,
     pub interpreter_needed: Option<bool>,
     #[schema(max_length = 2000)]
@@ -92,7 +92,8 @@ impl ToSchema for VictimPatch {}
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
-    #[schema(example = "07700 900123")]
+    /// 7 to 15 digits, optionally with a leading `+`, brackets, spaces and hyphens.
+    #[schema(example = "07700 900123", max_length = 32, pattern = r"^\s*\+?(\(?[0-9]\)?[ -]?){7,15}\s*$")]
     pub phone: Option<String>,
     #[schema(
         example = "alex@example.org",
@@ -110,10 +111,13 @@ pub struct ContactInput {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
+    #[schema(max_length = 200)]
     pub line1: Option<String>,
+    #[schema(max_length = 200)]
     pub line2: Option<String>,
+    #[schema(max_length = 100)]
     pub town: Option<String>,
-    #[schema(example = "ZZ1 1ZZ")]
+    #[schema(example = "ZZ1 1ZZ", max_length = 12)]
     pub postcode: Option<String>,
 }
 

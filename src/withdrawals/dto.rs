@@ -34,6 +34,7 @@ pub struct WithdrawalInput {
     pub evidence: Vec<Evidence>,
     /// The hub spoke to the victim directly and they confirmed it.
     pub confirmed_with_victim: bool,
+    #[schema(max_length = 4000)]
     pub notes: Option<String>,
 }
 
@@ -92,6 +93,7 @@ pub struct ReviewInput {
     /// `approved` or `rejected`.
     #[schema(schema_with = review_decision)]
     pub decision: WithdrawalStatus,
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
