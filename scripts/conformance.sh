@@ -25,6 +25,7 @@ MAX_EXAMPLES=${MAX_EXAMPLES:-8}
 RUNS=${RUNS:-caseworker-a caseworker-b escalating}
 SEED=${SEED:-$RANDOM}
 PG_BASE=${CONFORMANCE_POSTGRES_URL:-${CARE_HUB_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}
+export PGOPTIONS="-c client_min_messages=warning"
 PORT=${CONFORMANCE_PORT:-18181}
 OUT=${OUT:-$TARGET/conformance}
 VENV=$TARGET/conformance-venv

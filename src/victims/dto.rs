@@ -117,7 +117,7 @@ pub struct Address {
     pub line2: Option<String>,
     #[schema(max_length = 100)]
     pub town: Option<String>,
-    #[schema(example = "ZZ1 1ZZ", max_length = 12)]
+    #[schema(example = "ZZ1 1ZZ", max_length = 12, pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9 ]{0,8}[A-Za-z0-9]\s*$")]
     pub postcode: Option<String>,
 }
 
