@@ -95,8 +95,14 @@ impl Db {
     pub async fn connect(config: &Config) -> Result<Self, DbErr> {
         if config.is_sqlite() {
             let readers = config.db_max_connections.unwrap_or(8);
-            let read = Database::connect(sqlite_options(&config.database_url, readers)).await?;
             let write = Database::connect(sqlite_options(&config.database_url, 1)).await?;
+            // Without statistics SQLite's planner guesses, and for a caseworker's due work it
+            // chose an index that reads every due row of the team over the caseworker's own.
+            // SQLite's advice for long-lived connections: optimize when opening (it analyses the
+            // tables that need it, each within a bounded number of rows). Before the readers open,
+            // so they load the statistics with the schema.
+            write.execute_unprepared("PRAGMA optimize=0x10002").await?;
+            let read = Database::connect(sqlite_options(&config.database_url, readers)).await?;
             let fast = crate::fast_read::SqliteReader::open(&config.database_url)?.map(std::sync::Arc::new);
             let file = StorageCheck::for_url(&config.database_url, config.min_free_disk_bytes).map(std::sync::Arc::new);
             Ok(Db { read, write, fast, file })
