@@ -2,11 +2,12 @@
 # Load benchmark (BENCHMARKS.md, "Load: a caseworker mix"): `care-hub serve` on SQLite and on
 # PostgreSQL with generated data, driven by examples/loadgen.rs on loopback at increasing
 # concurrency. Per backend:
-#  1. `care-hub generate --load` of GEN_VICTIMS victims (with their cases, events, journeys and
-#     obligations) into team gen-hub;
+#  1. `care-hub generate --load` of GEN_VICTIMS victims (with their cases, agency references,
+#     events and journeys) into team gen-hub;
 #  2. `care-hub serve`; 64 caseworker tokens (`care-hub token`, subs cw-0 … cw-63, team gen-hub);
 #     `loadgen seed` creates PER_CASEWORKER victims assigned to each through the API, each with
-#     one past contact, so every caseload has due dates spread over six weeks;
+#     one past contact, so every caseload has due dates spread over six weeks; on PostgreSQL,
+#     ANALYZE (what autovacuum would have done by then; it is off on this machine's server);
 #  3. `loadgen run` at each CONCURRENCY, RUNS times: client i is caseworker cw-i on its own
 #     victims, looping search, read, update (If-Match), add contact, log service issue, due work,
 #     with no think time; WARMUP seconds unmeasured, then DURATION seconds measured;
@@ -90,6 +91,11 @@ for backend in $BACKENDS; do
     start=$(date +%s)
     "$LOADGEN" seed "127.0.0.1:$PORT" "$tokens" "$PER_CASEWORKER" "$OUT/$backend-refs.txt"
     echo "$backend: $(wc -l < "$OUT/$backend-refs.txt") caseworker victims seeded through the API in $(($(date +%s) - start)) s"
+    if [ "$backend" = postgres ]; then
+        # What autovacuum would have done by now (it is off on this machine's server). SQLite's
+        # statistics come from the service itself (PRAGMA optimize when it connects).
+        psql -X -q "$CARE_HUB_DATABASE_URL" -c "ANALYZE"
+    fi
 
     for c in $CONCURRENCY; do
         for run in $(seq 1 "$RUNS"); do
