@@ -11,6 +11,7 @@
 //! update (If-Match from the read), add a contact, log a service issue, due work. Prints one JSON
 //! line. No think time: a closed loop at the given concurrency.
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -76,13 +77,13 @@ impl Client {
             self.addr, self.token
         );
         for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
+            let _ = write!(req, "{k}: {v}\r\n");
         }
         if let Some(b) = &body {
             if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
                 req.push_str("Content-Type: application/json\r\n");
             }
-            req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+            let _ = write!(req, "Content-Length: {}\r\n", b.len());
         }
         req.push_str("\r\n");
         let mut out = req.into_bytes();
@@ -159,12 +160,10 @@ async fn read_response(conn: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Resu
 }
 
 async fn fill(conn: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    let mut chunk = [0u8; 16 * 1024];
-    let n = conn.read(&mut chunk).await?;
-    if n == 0 {
+    buf.reserve(16 * 1024);
+    if conn.read_buf(buf).await? == 0 {
         return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
     }
-    buf.extend_from_slice(&chunk[..n]);
     Ok(())
 }
 
@@ -207,7 +206,7 @@ async fn seed_one(addr: String, sub: String, token: String, per: usize) -> Strin
         let contact = json!({"occurred_at": now_minus(days_ago * 1440 + 60), "channel": "phone", "outcome": "reached", "kind": "routine_update"});
         let r = c.send("POST", &format!("/api/v1/victims/{hub}/contacts"), &[], Some(&contact)).await;
         assert_eq!(r.status, 201, "seed contact: {}", String::from_utf8_lossy(&r.body));
-        out.push_str(&format!("{sub} {hub} {family}\n"));
+        let _ = writeln!(out, "{sub} {hub} {family}");
     }
     out
 }
@@ -237,26 +236,26 @@ async fn session_loop(
     warm_end: Instant,
     end: Instant,
 ) -> Tally {
-    let mut c = Client::new(&addr, &token);
-    let mut t = Tally::default();
-    let mut n = 0u64;
+    let mut client = Client::new(&addr, &token);
+    let mut tally = Tally::default();
+    let mut session = 0u64;
     while Instant::now() < end {
         let measuring = Instant::now() >= warm_end;
         let (hub, family) = &victims[rand::rng().random_range(0..victims.len())];
-        n += 1;
+        session += 1;
 
-        let s = Instant::now();
-        let r = c.send("GET", &format!("/api/v1/victims?name={family}&limit=20"), &[], None).await;
-        t.record("search", s, r.status, measuring);
+        let started = Instant::now();
+        let resp = client.send("GET", &format!("/api/v1/victims?name={family}&limit=20"), &[], None).await;
+        tally.record("search", started, resp.status, measuring);
 
-        let s = Instant::now();
-        let r = c.send("GET", &format!("/api/v1/victims/{hub}"), &[], None).await;
-        t.record("read", s, r.status, measuring);
-        let etag = r.etag.unwrap_or_else(|| "\"none\"".to_owned());
+        let started = Instant::now();
+        let resp = client.send("GET", &format!("/api/v1/victims/{hub}"), &[], None).await;
+        tally.record("read", started, resp.status, measuring);
+        let etag = resp.etag.unwrap_or_else(|| "\"none\"".to_owned());
 
-        let patch = json!({"communication_needs": format!("Prefers calls after 10am (session {n})")});
-        let s = Instant::now();
-        let r = c
+        let patch = json!({"communication_needs": format!("Prefers calls after 10am (session {session})")});
+        let started = Instant::now();
+        let resp = client
             .send(
                 "PATCH",
                 &format!("/api/v1/victims/{hub}"),
@@ -264,26 +263,26 @@ async fn session_loop(
                 Some(&patch),
             )
             .await;
-        t.record("update", s, r.status, measuring);
+        tally.record("update", started, resp.status, measuring);
 
         let contact = json!({"occurred_at": now_minus(1), "channel": "phone", "outcome": "reached", "kind": "routine_update", "summary": "Explained the investigation is ongoing."});
-        let s = Instant::now();
-        let r = c.send("POST", &format!("/api/v1/victims/{hub}/contacts"), &[], Some(&contact)).await;
-        t.record("add_contact", s, r.status, measuring);
+        let started = Instant::now();
+        let resp = client.send("POST", &format!("/api/v1/victims/{hub}/contacts"), &[], Some(&contact)).await;
+        tally.record("add_contact", started, resp.status, measuring);
 
         let issue = json!({"victim": hub, "category": "other", "description": "Letter went to an old address.", "severity": "low"});
-        let s = Instant::now();
-        let r = c.send("POST", "/api/v1/service-issues", &[], Some(&issue)).await;
-        t.record("log_issue", s, r.status, measuring);
+        let started = Instant::now();
+        let resp = client.send("POST", "/api/v1/service-issues", &[], Some(&issue)).await;
+        tally.record("log_issue", started, resp.status, measuring);
 
-        let s = Instant::now();
-        let r = c.send("GET", "/api/v1/me/due-work?limit=50", &[], None).await;
-        t.record("due_work", s, r.status, measuring);
+        let started = Instant::now();
+        let resp = client.send("GET", "/api/v1/me/due-work?limit=50", &[], None).await;
+        tally.record("due_work", started, resp.status, measuring);
         if measuring {
-            t.sessions += 1;
+            tally.sessions += 1;
         }
     }
-    t
+    tally
 }
 
 /// Exact nearest-rank percentile of sorted samples, in milliseconds.
@@ -369,9 +368,9 @@ async fn run(args: &[String]) {
     for op in OPS {
         let mut v = all.micros.remove(op).unwrap_or_default();
         if READS.contains(&op) {
-            reads.extend_from_slice(&v)
+            reads.extend_from_slice(&v);
         } else {
-            writes.extend_from_slice(&v)
+            writes.extend_from_slice(&v);
         }
         let statuses = all.statuses.remove(op).unwrap_or_default();
         let op_errors: u64 = statuses.iter().filter(|(s, _)| !(200..300).contains(*s)).map(|(_, n)| n).sum();
