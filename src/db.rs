@@ -100,8 +100,11 @@ impl Db {
             // chose an index that reads every due row of the team over the caseworker's own.
             // SQLite's advice for long-lived connections: optimize when opening (it analyses the
             // tables that need it, each within a bounded number of rows). Before the readers open,
-            // so they load the statistics with the schema.
-            write.execute_unprepared("PRAGMA optimize=0x10002").await?;
+            // so they load the statistics with the schema. Only a planner's aid: a file that cannot
+            // take the statistics (read-only) still opens, and readiness reports why.
+            if let Err(e) = write.execute_unprepared("PRAGMA optimize=0x10002").await {
+                tracing::warn!(error = %e, "could not refresh SQLite's planner statistics");
+            }
             let read = Database::connect(sqlite_options(&config.database_url, readers)).await?;
             let fast = crate::fast_read::SqliteReader::open(&config.database_url)?.map(std::sync::Arc::new);
             let file = StorageCheck::for_url(&config.database_url, config.min_free_disk_bytes).map(std::sync::Arc::new);
