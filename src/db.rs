@@ -95,8 +95,17 @@ impl Db {
     pub async fn connect(config: &Config) -> Result<Self, DbErr> {
         if config.is_sqlite() {
             let readers = config.db_max_connections.unwrap_or(8);
-            let read = Database::connect(sqlite_options(&config.database_url, readers)).await?;
             let write = Database::connect(sqlite_options(&config.database_url, 1)).await?;
+            // Without statistics SQLite's planner guesses, and for a caseworker's due work it
+            // chose an index that reads every due row of the team over the caseworker's own.
+            // SQLite's advice for long-lived connections: optimize when opening (it analyses the
+            // tables that need it, each within a bounded number of rows). Before the readers open,
+            // so they load the statistics with the schema. Only a planner's aid: a file that cannot
+            // take the statistics (read-only) still opens, and readiness reports why.
+            if let Err(e) = write.execute_unprepared("PRAGMA optimize=0x10002").await {
+                tracing::warn!(error = %e, "could not refresh SQLite's planner statistics");
+            }
+            let read = Database::connect(sqlite_options(&config.database_url, readers)).await?;
             let fast = crate::fast_read::SqliteReader::open(&config.database_url)?.map(std::sync::Arc::new);
             let file = StorageCheck::for_url(&config.database_url, config.min_free_disk_bytes).map(std::sync::Arc::new);
             Ok(Db { read, write, fast, file })
@@ -283,14 +292,30 @@ where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
 {
-    let result =
-        E::update_many().set(changes).filter(id_column.eq(id)).filter(version_column.eq(version)).exec(db).await?;
+    let result = versioned_update::<E>(changes, (id_column, id), (version_column, version)).exec(db).await?;
     if result.rows_affected > 0 {
         return Ok(());
     }
     let latest: Option<i32> =
         E::find().select_only().column(version_column).filter(id_column.eq(id)).into_tuple().one(db).await?;
     Err(AppError::precondition_failed(latest.unwrap_or(version)))
+}
+
+/// The UPDATE behind [`update_if_version`]. The key only names the row: it is left out of SET,
+/// because writing a referenced key, even unchanged, makes SQLite check every table that refers to
+/// it, by a full scan where the referring column has no index (a victim's update scanned all
+/// `journey_events` twice, 40 ms on 20,000 victims).
+fn versioned_update<E>(
+    mut changes: E::ActiveModel,
+    (id_column, id): (E::Column, uuid::Uuid),
+    (version_column, version): (E::Column, i32),
+) -> sea_orm::UpdateMany<E>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+{
+    changes.not_set(id_column);
+    E::update_many().set(changes).filter(id_column.eq(id)).filter(version_column.eq(version))
 }
 
 fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
@@ -328,4 +353,37 @@ fn outside_transaction(conn: &mut sea_orm::sqlx::SqliteConnection) -> bool {
         tracing::warn!(depth, "closing a database connection left inside a transaction");
     }
     depth == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveModelTrait, DbBackend, IntoActiveModel, QueryTrait};
+
+    use super::versioned_update;
+    use crate::entities::teams;
+
+    #[test]
+    fn a_versioned_update_sets_every_column_but_the_key() {
+        let now = chrono::Utc::now();
+        let id = uuid::Uuid::now_v7();
+        let row = teams::Model {
+            id,
+            code: "north".into(),
+            name: "North".into(),
+            active: true,
+            version: 2,
+            created_at: now,
+            updated_at: now,
+        };
+        let changes = row.into_active_model().reset_all();
+        let sql = versioned_update::<teams::Entity>(changes, (teams::Column::Id, id), (teams::Column::Version, 1))
+            .build(DbBackend::Sqlite)
+            .to_string();
+        let (set, filter) = sql.split_once(" WHERE ").expect("a WHERE clause");
+        assert!(!set.contains("\"id\" ="), "the key is not written: {sql}");
+        for column in ["code", "name", "active", "version", "created_at", "updated_at"] {
+            assert!(set.contains(&format!("\"{column}\" =")), "{column} is written: {sql}");
+        }
+        assert!(filter.contains("\"id\" =") && filter.contains("\"version\" = 1"), "{sql}");
+    }
 }

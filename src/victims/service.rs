@@ -240,8 +240,9 @@ pub async fn create(
         .victim(created.id)
         .resource(&created.hub_ref)
         .fields(given_fields(input));
-    audit::record(&tx, &Actor::from(user), now, event).await?;
     crate::contacts::schedule::refresh(&tx, created.id, cfg, now).await?;
+    // Last before the commit: on PostgreSQL the append holds the audit chain's head until then.
+    audit::record(&tx, &Actor::from(user), now, event).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -308,8 +309,9 @@ pub async fn patch(
     .await?;
     let fields: Vec<&String> = patch.0.keys().collect();
     let event = Event::new(AuditAction::Update, "victim").victim(current.id).resource(&current.hub_ref).fields(fields);
-    audit::record(&tx, &Actor::from(user), now, event).await?;
     crate::contacts::schedule::refresh(&tx, current.id, cfg, now).await?;
+    // Last before the commit: on PostgreSQL the append holds the audit chain's head until then.
+    audit::record(&tx, &Actor::from(user), now, event).await?;
     tx.commit().await?;
     Ok(updated)
 }
