@@ -14,8 +14,7 @@ use crate::vocab::{Channel, Disability, Ethnicity, Sex, VictimType};
 
 static LANGUAGE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$").expect("regex"));
 /// The schema of `Address.postcode` states the same pattern, either case.
-static POSTCODE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Z0-9][A-Z0-9 ]{0,8}[A-Z0-9]$").expect("regex"));
+static POSTCODE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z0-9][A-Z0-9 ]{0,8}[A-Z0-9]$").expect("regex"));
 
 /// A victim record that passed every field check, normalised for storage.
 #[derive(Debug, Clone)]
