@@ -230,6 +230,26 @@ fn serve(url: &str, port: u16, secret: &str, smtp: &str, log: &Path, settings: &
     cmd.spawn().unwrap()
 }
 
+/// `n` overdue escalations queued as the due scan queues them, to a handful of supervisors.
+async fn queue_reminders(db: &Db, n: usize, now: chrono::DateTime<chrono::Utc>) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
+        let notices: Vec<Notice> = chunk
+            .iter()
+            .map(|i| Notice {
+                kind: "overdue_escalation",
+                recipient: format!("supervisor{}@hub.example", i % 7),
+                about: format!("victim-{i}"),
+                due: now.date_naive(),
+                subject: format!("Care Hub: update overdue for VCH-TEST-{i}"),
+                body: "Hub references only.".into(),
+            })
+            .collect();
+        let tx = db.begin_write().await.unwrap();
+        assert_eq!(outbox::queue(&tx, &notices, now).await.unwrap(), notices.len() as u64);
+        tx.commit().await.unwrap();
+    }
+}
+
 async fn wait_ready(port: u16, within: Duration, log: &Path) {
     let deadline = Instant::now() + within;
     loop {
@@ -266,19 +286,7 @@ async fn a_postgres_restart_gives_clean_503s_then_recovery_and_no_reminder_is_lo
     let system = care_hub::audit::Actor { id: "test-setup".into(), ..Default::default() };
     let team = care_hub::teams::dto::TeamInput { code: TEAM.into(), name: "North Hub".into(), active: None };
     care_hub::teams::service::create(&db, &system, &team, now).await.unwrap();
-    let notices: Vec<Notice> = (0..REMINDERS)
-        .map(|i| Notice {
-            kind: "overdue_escalation",
-            recipient: format!("supervisor{}@hub.example", i % 7),
-            about: format!("victim-{i}"),
-            due: now.date_naive(),
-            subject: format!("Care Hub: update overdue for VCH-TEST-{i}"),
-            body: "Hub references only.".into(),
-        })
-        .collect();
-    let tx = db.begin_write().await.unwrap();
-    assert_eq!(outbox::queue(&tx, &notices, now).await.unwrap(), REMINDERS as u64);
-    tx.commit().await.unwrap();
+    queue_reminders(&db, REMINDERS, now).await;
     db.close().await;
 
     // A mail server slow enough that the restart lands mid-dispatch.
@@ -672,22 +680,7 @@ async fn three_replicas_killed_in_turn_deliver_every_reminder_and_repeat_only_th
         std::env::var("CARE_HUB_TEST_REPLICA_REMINDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let db = t.db().await;
     let now = chrono::Utc::now();
-    for chunk in (0..reminders).collect::<Vec<_>>().chunks(1_000) {
-        let notices: Vec<Notice> = chunk
-            .iter()
-            .map(|i| Notice {
-                kind: "overdue_escalation",
-                recipient: format!("supervisor{}@hub.example", i % 11),
-                about: format!("victim-{i}"),
-                due: now.date_naive(),
-                subject: format!("Care Hub: update overdue for VCH-TEST-{i}"),
-                body: "Hub references only.".into(),
-            })
-            .collect();
-        let tx = db.begin_write().await.unwrap();
-        assert_eq!(outbox::queue(&tx, &notices, now).await.unwrap(), notices.len() as u64);
-        tx.commit().await.unwrap();
-    }
+    queue_reminders(&db, reminders, now).await;
 
     let sink = SmtpSink::start().await;
     let secret = "replica-test-secret-that-is-long-enough-for-hs256";
