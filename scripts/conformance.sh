@@ -28,7 +28,9 @@ PG_BASE=${CONFORMANCE_POSTGRES_URL:-${CARE_HUB_TEST_POSTGRES_URL:-postgres://pos
 export PGOPTIONS="-c client_min_messages=warning"
 PORT=${CONFORMANCE_PORT:-18181}
 OUT=${OUT:-$TARGET/conformance}
-VENV=$TARGET/conformance-venv
+# Outside the checkout, so a fresh clone on the same machine (CI) reuses it; keyed by the pinned
+# requirements, so a change to them makes a new one.
+VENV=${CONFORMANCE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/care-hub/conformance-venv-$(sha256sum scripts/requirements-conformance.txt | cut -c1-12)}
 REQUIREMENTS=scripts/requirements-conformance.txt
 
 # schemathesis, pinned with everything it pulls in, in a venv of its own.
