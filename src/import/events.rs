@@ -435,14 +435,7 @@ mod fuzz {
     use chrono::{DateTime, Duration, Utc};
     use proptest::prelude::*;
 
-    /// A cell: empty, arbitrary text, or something close to a valid value of its column.
-    fn cell(near: &'static str) -> impl Strategy<Value = Option<String>> {
-        prop_oneof![
-            Just(None),
-            any::<String>().prop_map(Some),
-            proptest::string::string_regex(near).expect("regex").prop_map(Some),
-        ]
-    }
+    use super::super::fuzz_cell as cell;
 
     proptest! {
         #[test]

@@ -496,13 +496,7 @@ mod fuzz {
     use super::Known;
     use crate::vocab::AgencyKind;
 
-    fn cell(near: &'static str) -> impl Strategy<Value = Option<String>> {
-        prop_oneof![
-            Just(None),
-            any::<String>().prop_map(Some),
-            proptest::string::string_regex(near).expect("regex").prop_map(Some),
-        ]
-    }
+    use super::super::fuzz_cell as cell;
 
     fn known() -> Known {
         Known {

@@ -10,6 +10,18 @@ mod intake;
 mod journeys;
 mod read;
 
+/// For the row checks' property tests: a cell empty, arbitrary text, or close to a valid value of
+/// its column (`near`, a regex).
+#[cfg(test)]
+fn fuzz_cell(near: &'static str) -> impl proptest::strategy::Strategy<Value = Option<String>> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(None),
+        any::<String>().prop_map(Some),
+        proptest::string::string_regex(near).expect("regex").prop_map(Some),
+    ]
+}
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
