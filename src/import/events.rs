@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement};
 use uuid::Uuid;
 
 use super::journeys::{self, Deadlines, IN_CHUNK};
@@ -12,7 +12,7 @@ use super::{Checker, Loader, Reject, Summary, Written};
 use crate::agencies::references::normalise_value;
 use crate::db::bulk::{self, OnConflict};
 use crate::db::{Db, WriteTx};
-use crate::entities::{agency_references, journey_events, outcome_codes, victims};
+use crate::entities::{journey_events, outcome_codes};
 use crate::error::AppResult;
 use crate::journeys::stages::{self, OUTCOME};
 use crate::vocab::{EventStatus, RefType};
@@ -102,23 +102,11 @@ impl EventLoader {
             }
         }
         for ((agency, ref_type), values) in wanted {
-            let values: Vec<String> = values.into_iter().collect();
-            for chunk in values.chunks(IN_CHUNK) {
-                let found: Vec<(String, Option<Uuid>)> = agency_references::Entity::find()
-                    .select_only()
-                    .column(agency_references::Column::Value)
-                    .column(agency_references::Column::CaseId)
-                    .filter(agency_references::Column::AgencyCode.eq(agency.as_str()))
-                    .filter(agency_references::Column::RefType.eq(ref_type))
-                    .filter(agency_references::Column::Value.is_in(chunk.iter().cloned()))
-                    .into_tuple()
-                    .all(db)
-                    .await?;
-                let found: HashMap<String, Option<Uuid>> = found.into_iter().collect();
-                for v in chunk {
-                    let case = found.get(v).copied().flatten();
-                    self.cases.insert((agency.clone(), ref_type, v.clone()), case);
-                }
+            let found: HashMap<String, Option<Uuid>> =
+                find_references(db, &agency, ref_type, &values).await?.into_iter().map(|(v, id, _)| (v, id)).collect();
+            for v in values {
+                let case = found.get(&v).copied().flatten();
+                self.cases.insert((agency.clone(), ref_type, v), case);
             }
         }
         Ok(())
@@ -141,39 +129,18 @@ impl EventLoader {
             return Ok(());
         }
         for (agency, keys) in wanted {
-            let keys: Vec<String> = keys.into_iter().collect();
-            for chunk in keys.chunks(IN_CHUNK) {
-                let found: Vec<(String, Option<Uuid>)> = agency_references::Entity::find()
-                    .select_only()
-                    .column(agency_references::Column::Value)
-                    .column(agency_references::Column::VictimId)
-                    .filter(agency_references::Column::AgencyCode.eq(agency.as_str()))
-                    .filter(agency_references::Column::RefType.eq(RefType::Other))
-                    .filter(agency_references::Column::Value.is_in(chunk.iter().cloned()))
-                    .into_tuple()
-                    .all(db)
-                    .await?;
-                let ids: Vec<Uuid> = found.iter().filter_map(|(_, v)| *v).collect();
-                let hub_refs: HashMap<Uuid, String> = if ids.is_empty() {
-                    HashMap::new()
-                } else {
-                    victims::Entity::find()
-                        .select_only()
-                        .column(victims::Column::Id)
-                        .column(victims::Column::HubRef)
-                        .filter(victims::Column::Id.is_in(ids))
-                        .into_tuple::<(Uuid, String)>()
-                        .all(db)
-                        .await?
-                        .into_iter()
-                        .collect()
+            let found: HashMap<String, (Option<Uuid>, Option<String>)> =
+                find_references(db, &agency, RefType::Other, &keys)
+                    .await?
+                    .into_iter()
+                    .map(|(value, id, hub)| (value, (id, hub)))
+                    .collect();
+            for k in keys {
+                let victim = match found.get(&k) {
+                    Some((Some(id), Some(hub))) => Some((*id, hub.clone())),
+                    _ => None,
                 };
-                let found: HashMap<String, Option<Uuid>> = found.into_iter().collect();
-                for k in chunk {
-                    let victim =
-                        found.get(k).copied().flatten().and_then(|id| hub_refs.get(&id).map(|h| (id, h.clone())));
-                    self.victims.insert((agency.clone(), k.clone()), victim);
-                }
+                self.victims.insert((agency.clone(), k), victim);
             }
         }
         Ok(())
@@ -345,6 +312,45 @@ impl Loader for EventLoader {
         let subjects: BTreeSet<Uuid> = people.into_values().flatten().collect();
         Ok((Vec::new(), Some(Written { subjects: subjects.into_iter().collect(), fields: &["events"] })))
     }
+}
+
+/// The references of one agency and type among `values`, each with the case it names, or for a
+/// victim key (`RefType::Other`) the victim and the victim's hub reference. The values travel
+/// as one JSON array: an `IN` list of a thousand values built through the ORM cost more to
+/// render than the lookup itself (BENCHMARKS.md, "Import"), and one statement text is prepared
+/// once.
+async fn find_references(
+    db: &impl ConnectionTrait,
+    agency: &str,
+    ref_type: RefType,
+    values: &BTreeSet<String>,
+) -> AppResult<Vec<(String, Option<Uuid>, Option<String>)>> {
+    let backend = db.get_database_backend();
+    let (agency_p, type_p, list) = match backend {
+        DbBackend::Postgres => ("$1", "$2", "SELECT json_array_elements_text($3::json)"),
+        _ => ("?", "?", "SELECT value FROM json_each(?)"),
+    };
+    let (id, hub, join) = if ref_type == RefType::Other {
+        ("r.victim_id", "v.hub_ref", "LEFT JOIN victims v ON v.id = r.victim_id")
+    } else {
+        ("r.case_id", "NULL", "")
+    };
+    let sql = format!(
+        "SELECT r.value AS value, {id} AS id, {hub} AS hub_ref FROM agency_references r {join} \
+         WHERE r.agency_code = {agency_p} AND r.ref_type = {type_p} AND r.value IN ({list})"
+    );
+    let values = serde_json::to_string(values).map_err(|e| crate::error::AppError::internal(e.into()))?;
+    let params = [agency.into(), ref_type.as_str().into(), values.into()];
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String>("", "value")?,
+                r.try_get::<Option<Uuid>>("", "id")?,
+                r.try_get::<Option<String>>("", "hub_ref")?,
+            ))
+        })
+        .collect()
 }
 
 /// Checks one row as the API checks an event (`journeys::service::check`).

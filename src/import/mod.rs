@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
 use uuid::Uuid;
 
 pub use generated::{GENERATED_AGENCIES, GENERATED_TEAM, run_generated};
@@ -339,10 +339,25 @@ const ANALYZE_FIRST: u64 = 20_000;
 /// Brings PostgreSQL's statistics up to date, as after any bulk load: without them (autovacuum
 /// off, or behind a fast import) the planner takes the lookups by agency reference and source
 /// event id for scans of every row an agency has, plans cached while the tables were small stay
-/// in use, and an import slows as it grows the tables.
+/// in use, and an import slows as it grows the tables. Only tables never analysed, or changed by
+/// more than a fifth since, are analysed: analysing all of them at every step cost a 1,000,000
+/// event import 16 s (BENCHMARKS.md, "Import").
 async fn analyse(db: &Db) {
-    let sql = "ANALYZE journey_events, journeys, agency_references, case_victims, cases, victims, withdrawals";
-    if let Err(e) = db.read().execute_unprepared(sql).await {
+    let stale = "SELECT string_agg(quote_ident(relname), ', ') FROM pg_stat_user_tables \
+        WHERE schemaname = current_schema() \
+        AND relname IN ('journey_events', 'journeys', 'agency_references', 'case_victims', 'cases', 'victims', \
+        'withdrawals') \
+        AND ((last_analyze IS NULL AND last_autoanalyze IS NULL) OR n_mod_since_analyze > greatest(1000, n_live_tup / 5))";
+    let found = db.read().query_one_raw(Statement::from_string(DbBackend::Postgres, stale)).await;
+    let tables = match found.and_then(|row| row.map(|r| r.try_get::<Option<String>>("", "string_agg")).transpose()) {
+        Ok(Some(Some(tables))) => tables,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read PostgreSQL's table statistics; lookups may be slow");
+            return;
+        }
+    };
+    if let Err(e) = db.read().execute_unprepared(&format!("ANALYZE {tables}")).await {
         tracing::warn!(error = %e, "could not ANALYZE before importing; lookups may be slow");
     }
 }
