@@ -3,6 +3,8 @@
 //! `CARE_HUB_TEST_POSTGRES_URL` is set.
 #![allow(dead_code)]
 
+#[path = "api/common/outbox_fill.rs"]
+mod outbox_fill;
 #[path = "api/common/smtp.rs"]
 mod smtp;
 
@@ -13,7 +15,6 @@ use std::time::Duration;
 
 use care_hub::config::Config;
 use care_hub::db::Db;
-use care_hub::reminders::outbox::{self, Notice};
 use sea_orm::{ConnectionTrait, Database, EntityTrait};
 use smtp::{Mode, SmtpSink};
 
@@ -41,19 +42,7 @@ async fn kill_mid_send(url: &str, dir: &Path) {
     let db = Db::connect(&Config::for_tests(url.to_owned(), dir.into())).await.unwrap();
     db.migrate().await.unwrap();
     let now = chrono::Utc::now();
-    let notices: Vec<Notice> = (0..NOTICES)
-        .map(|i| Notice {
-            kind: "overdue_escalation",
-            recipient: format!("supervisor{}@hub.example", i % 3),
-            about: format!("victim-{i}"),
-            due: now.date_naive(),
-            subject: format!("Care Hub: update overdue for VCH-TEST-{i}"),
-            body: "Hub references only.".into(),
-        })
-        .collect();
-    let tx = db.begin_write().await.unwrap();
-    assert_eq!(outbox::queue(&tx, &notices, now).await.unwrap(), NOTICES as u64);
-    tx.commit().await.unwrap();
+    outbox_fill::queue_reminders(&db, NOTICES, now).await;
 
     // The server takes the first message and never answers: the dispatcher is mid-send when killed.
     let sink = SmtpSink::start().await;

@@ -8,6 +8,8 @@
 //! when `CARE_HUB_TEST_POSTGRES_URL` is set.
 #![allow(dead_code)]
 
+#[path = "api/common/outbox_fill.rs"]
+mod outbox_fill;
 #[path = "api/common/smtp.rs"]
 mod smtp;
 
@@ -20,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use care_hub::config::Config;
 use care_hub::db::Db;
-use care_hub::reminders::outbox::{self, Notice};
 use care_hub::vocab::{OutboxStatus, Role};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Statement};
 use smtp::{Mode, SmtpSink};
@@ -230,26 +231,6 @@ fn serve(url: &str, port: u16, secret: &str, smtp: &str, log: &Path, settings: &
     cmd.spawn().unwrap()
 }
 
-/// `n` overdue escalations queued as the due scan queues them, to a handful of supervisors.
-async fn queue_reminders(db: &Db, n: usize, now: chrono::DateTime<chrono::Utc>) {
-    for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
-        let notices: Vec<Notice> = chunk
-            .iter()
-            .map(|i| Notice {
-                kind: "overdue_escalation",
-                recipient: format!("supervisor{}@hub.example", i % 7),
-                about: format!("victim-{i}"),
-                due: now.date_naive(),
-                subject: format!("Care Hub: update overdue for VCH-TEST-{i}"),
-                body: "Hub references only.".into(),
-            })
-            .collect();
-        let tx = db.begin_write().await.unwrap();
-        assert_eq!(outbox::queue(&tx, &notices, now).await.unwrap(), notices.len() as u64);
-        tx.commit().await.unwrap();
-    }
-}
-
 async fn wait_ready(port: u16, within: Duration, log: &Path) {
     let deadline = Instant::now() + within;
     loop {
@@ -286,7 +267,7 @@ async fn a_postgres_restart_gives_clean_503s_then_recovery_and_no_reminder_is_lo
     let system = care_hub::audit::Actor { id: "test-setup".into(), ..Default::default() };
     let team = care_hub::teams::dto::TeamInput { code: TEAM.into(), name: "North Hub".into(), active: None };
     care_hub::teams::service::create(&db, &system, &team, now).await.unwrap();
-    queue_reminders(&db, REMINDERS, now).await;
+    outbox_fill::queue_reminders(&db, REMINDERS, now).await;
     db.close().await;
 
     // A mail server slow enough that the restart lands mid-dispatch.
@@ -680,7 +661,7 @@ async fn three_replicas_killed_in_turn_deliver_every_reminder_and_repeat_only_th
         std::env::var("CARE_HUB_TEST_REPLICA_REMINDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let db = t.db().await;
     let now = chrono::Utc::now();
-    queue_reminders(&db, reminders, now).await;
+    outbox_fill::queue_reminders(&db, reminders, now).await;
 
     let sink = SmtpSink::start().await;
     let secret = "replica-test-secret-that-is-long-enough-for-hs256";
