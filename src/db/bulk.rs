@@ -10,9 +10,10 @@
 //! `json_populate_recordset`. Values are written as sqlx binds them (times cut to the
 //! microsecond on PostgreSQL), so rows read back exactly as if the ORM had stored them.
 use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::sea_query::Value;
+use sea_orm::sea_query::{Expr, Value};
 use sea_orm::{ConnectionTrait, DbBackend, EntityName, EntityTrait, IdenStatic, Iterable, ModelTrait, Statement};
 use serde_json::{Map, Value as Json};
+use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
@@ -100,6 +101,32 @@ pub async fn insert<M: ModelTrait>(
         written += db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected();
     }
     Ok(written)
+}
+
+/// `column IN (ids)`, the ids travelling as one JSON array parameter: the statement's text is
+/// the same however many ids there are, so it is prepared once, and no bound-parameter limit
+/// applies. (An `IN` list of a thousand bound values cost more to render and prepare than the
+/// lookup itself: BENCHMARKS.md, "Import".)
+#[must_use]
+pub fn uuid_in(backend: DbBackend, column: impl IdenStatic, ids: &[Uuid]) -> Expr {
+    // UUIDs are stored as 16-byte blobs on SQLite.
+    let list = match backend {
+        DbBackend::Postgres => "SELECT value::uuid FROM json_array_elements_text($1::json)",
+        _ => "SELECT unhex(value) FROM json_each(?)",
+    };
+    let json = Json::Array(ids.iter().map(|id| Json::String(id.simple().to_string())).collect()).to_string();
+    Expr::cust_with_values(format!("\"{}\" IN ({list})", column.as_str()), [json])
+}
+
+/// `column IN (values)` for text, as [`uuid_in`].
+#[must_use]
+pub fn text_in<'a>(backend: DbBackend, column: impl IdenStatic, values: impl IntoIterator<Item = &'a str>) -> Expr {
+    let list = match backend {
+        DbBackend::Postgres => "SELECT json_array_elements_text($1::json)",
+        _ => "SELECT value FROM json_each(?)",
+    };
+    let json = Json::Array(values.into_iter().map(|v| Json::String(v.to_owned())).collect()).to_string();
+    Expr::cust_with_values(format!("\"{}\" IN ({list})", column.as_str()), [json])
 }
 
 /// A value as `json_populate_recordset` reads it into its column's type.

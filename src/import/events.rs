@@ -1,5 +1,5 @@
 //! Events extracts: each row checked as the API checks an event, linked to its case by agency
-//! reference (one `IN` query per batch, remembered in a bounded map), and stored with multi-row
+//! reference (one lookup per batch, remembered in a bounded map), and stored with multi-row
 //! `INSERT … ON CONFLICT (source_agency, source_event_id) DO NOTHING`, so a re-run stores nothing.
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement};
 use uuid::Uuid;
 
-use super::journeys::{self, Deadlines, IN_CHUNK};
+use super::journeys::{self, Deadlines};
 use super::{Checker, Loader, Reject, Summary, Written};
 use crate::agencies::references::normalise_value;
 use crate::db::bulk::{self, OnConflict};
@@ -19,8 +19,10 @@ use crate::vocab::{EventStatus, RefType};
 
 /// Events per insert (see `bulk`).
 const ROWS_PER_INSERT: usize = 2500;
-/// References remembered between batches; the map starts afresh when it fills.
-const CACHE_LIMIT: usize = 200_000;
+/// References remembered between batches; the map starts afresh when it fills. Extracts grouped
+/// by case (as the generator writes them) never look a reference up twice; the bound keeps peak
+/// memory under 200 MB (BENCHMARKS.md, "Import").
+const CACHE_LIMIT: usize = 50_000;
 
 /// One checked event row.
 pub(super) struct EventRow {
@@ -148,35 +150,28 @@ impl EventLoader {
 
     /// Source event ids of `rows` this agency has sent before.
     async fn stored(&self, db: &impl ConnectionTrait, rows: &[EventRow]) -> AppResult<HashSet<String>> {
-        let mut out = HashSet::new();
-        for chunk in rows.chunks(IN_CHUNK) {
-            let found: Vec<String> = journey_events::Entity::find()
-                .select_only()
-                .column(journey_events::Column::SourceEventId)
-                .filter(journey_events::Column::SourceAgency.eq(self.agency.as_str()))
-                .filter(journey_events::Column::SourceEventId.is_in(chunk.iter().map(|r| r.source_event_id.as_str())))
-                .into_tuple()
-                .all(db)
-                .await?;
-            out.extend(found);
-        }
-        Ok(out)
+        let ids = rows.iter().map(|r| r.source_event_id.as_str());
+        let found: Vec<String> = journey_events::Entity::find()
+            .select_only()
+            .column(journey_events::Column::SourceEventId)
+            .filter(journey_events::Column::SourceAgency.eq(self.agency.as_str()))
+            .filter(bulk::text_in(db.get_database_backend(), journey_events::Column::SourceEventId, ids))
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(found.into_iter().collect())
     }
 
     /// Which of `ids` are stored.
     async fn present(&self, db: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<HashSet<Uuid>> {
-        let mut out = HashSet::new();
-        for chunk in ids.chunks(IN_CHUNK) {
-            let found: Vec<Uuid> = journey_events::Entity::find()
-                .select_only()
-                .column(journey_events::Column::Id)
-                .filter(journey_events::Column::Id.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(db)
-                .await?;
-            out.extend(found);
-        }
-        Ok(out)
+        let found: Vec<Uuid> = journey_events::Entity::find()
+            .select_only()
+            .column(journey_events::Column::Id)
+            .filter(bulk::uuid_in(db.get_database_backend(), journey_events::Column::Id, ids))
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(found.into_iter().collect())
     }
 
     /// The stored row for an event: linked to its case (and victim), or queued with the reason.
@@ -226,7 +221,7 @@ impl EventLoader {
 
 impl Loader for EventLoader {
     type Row = EventRow;
-    const BATCH: usize = 5000;
+    const BATCH: usize = 10_000;
 
     fn checker(&self) -> Checker<EventRow> {
         let codes = self.outcome_codes.clone();
@@ -255,25 +250,25 @@ impl Loader for EventLoader {
 
         self.resolve_cases(tx, &rows).await?;
         self.resolve_victims(tx, &rows).await?;
-        let victim_cases: Vec<Uuid> = rows
+        // The victims on every case the batch names: which victim keys belong to their case, and
+        // whose journeys the batch changes.
+        let named: Vec<Uuid> = rows
             .iter()
-            .filter(|r| r.victim_key.is_some())
             .filter_map(|r| self.cases.get(&(r.agency.clone(), r.ref_type, r.value.clone())).copied().flatten())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let on_case: HashSet<(Uuid, Uuid)> = journeys::victims_on(tx, &victim_cases)
-            .await?
-            .into_iter()
-            .flat_map(|(c, vs)| vs.into_iter().map(move |v| (c, v)))
-            .collect();
+        let mut people = journeys::victims_on(tx, &named).await?;
+        let on_case: HashSet<(Uuid, Uuid)> =
+            people.iter().flat_map(|(c, vs)| vs.iter().map(move |v| (*c, *v))).collect();
         let models: Vec<journey_events::Model> = rows.into_iter().map(|r| self.model(r, &on_case)).collect();
         let ids_len = models.len() as u64;
 
         // Journeys first, from the stored events and this batch's linked ones (a batch's rows
         // need not be read back); then the insert, in the same transaction.
         let touched: BTreeSet<Uuid> = models.iter().filter_map(|m| m.case_id).collect();
-        let mut people = journeys::recompute(tx, &touched, &models, &self.victim_outcomes, self.now).await?;
+        people.retain(|case, _| touched.contains(case));
+        journeys::recompute(tx, &touched, &people, &models, &self.victim_outcomes, self.now).await?;
         let mut written = 0;
         for chunk in models.chunks(ROWS_PER_INSERT) {
             let key = [journey_events::Column::SourceAgency, journey_events::Column::SourceEventId];
@@ -286,7 +281,7 @@ impl Loader for EventLoader {
             // batch stored and recompute from what is stored.
             let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
             stored = Some(self.present(tx, &ids).await?);
-            people = journeys::recompute(tx, &touched, &[], &self.victim_outcomes, self.now).await?;
+            journeys::recompute(tx, &touched, &people, &[], &self.victim_outcomes, self.now).await?;
         }
         let linked =
             models.into_iter().filter(|m| m.case_id.is_some() && stored.as_ref().is_none_or(|s| s.contains(&m.id)));

@@ -11,7 +11,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::journeys::IN_CHUNK;
 use super::{Checker, Loader, Reject, Summary, Written};
 use crate::agencies::references::normalise_value;
 use crate::config::ReminderConfig;
@@ -101,22 +100,22 @@ impl IntakeLoader {
         ref_type: RefType,
         values: impl IntoIterator<Item = String>,
     ) -> AppResult<HashMap<String, Option<Uuid>>> {
-        let values: Vec<String> = values.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
-        let mut out = HashMap::new();
-        for chunk in values.chunks(IN_CHUNK) {
-            let found: Vec<(String, Option<Uuid>)> = agency_references::Entity::find()
-                .select_only()
-                .column(agency_references::Column::Value)
-                .column(agency_references::Column::CaseId)
-                .filter(agency_references::Column::AgencyCode.eq(agency))
-                .filter(agency_references::Column::RefType.eq(ref_type))
-                .filter(agency_references::Column::Value.is_in(chunk.iter().cloned()))
-                .into_tuple()
-                .all(db)
-                .await?;
-            out.extend(found);
-        }
-        Ok(out)
+        let values: BTreeSet<String> = values.into_iter().collect();
+        let found: Vec<(String, Option<Uuid>)> = agency_references::Entity::find()
+            .select_only()
+            .column(agency_references::Column::Value)
+            .column(agency_references::Column::CaseId)
+            .filter(agency_references::Column::AgencyCode.eq(agency))
+            .filter(agency_references::Column::RefType.eq(ref_type))
+            .filter(bulk::text_in(
+                db.get_database_backend(),
+                agency_references::Column::Value,
+                values.iter().map(String::as_str),
+            ))
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(found.into_iter().collect())
     }
 
     fn reference(
@@ -242,18 +241,15 @@ impl Loader for IntakeLoader {
             }
         }
         let existing: Vec<Uuid> = crimes.values().filter_map(|c| *c).collect();
-        let mut open: HashMap<Uuid, bool> = HashMap::new();
-        for chunk in existing.chunks(IN_CHUNK) {
-            let statuses: Vec<(Uuid, CaseStatus)> = cases::Entity::find()
-                .select_only()
-                .column(cases::Column::Id)
-                .column(cases::Column::Status)
-                .filter(cases::Column::Id.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(tx)
-                .await?;
-            open.extend(statuses.into_iter().map(|(id, s)| (id, s == CaseStatus::Open)));
-        }
+        let statuses: Vec<(Uuid, CaseStatus)> = cases::Entity::find()
+            .select_only()
+            .column(cases::Column::Id)
+            .column(cases::Column::Status)
+            .filter(bulk::uuid_in(tx.get_database_backend(), cases::Column::Id, &existing))
+            .into_tuple()
+            .all(tx)
+            .await?;
+        let mut open: HashMap<Uuid, bool> = statuses.into_iter().map(|(id, s)| (id, s == CaseStatus::Open)).collect();
 
         let mut refused = Vec::new();
         let mut new_cases: Vec<cases::Model> = Vec::new();

@@ -19,9 +19,6 @@ use crate::journeys::stages::{EventFact, trigger_for};
 use crate::vocab::{ClockStarts, EventStatus, WithdrawalStatus};
 use crate::withdrawals::service::is_evidenced;
 
-/// Ids per `IN (...)` list: far below either database's bound-parameter limit.
-pub(super) const IN_CHUNK: usize = 1000;
-
 #[derive(Debug, FromQueryResult)]
 struct LiveEvent {
     id: Uuid,
@@ -36,37 +33,40 @@ struct LiveEvent {
 
 /// The victims on each case.
 pub(super) async fn victims_on(db: &impl ConnectionTrait, cases: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<Uuid>>> {
+    let links: Vec<(Uuid, Uuid)> = case_victims::Entity::find()
+        .select_only()
+        .column(case_victims::Column::CaseId)
+        .column(case_victims::Column::VictimId)
+        .filter(bulk::uuid_in(db.get_database_backend(), case_victims::Column::CaseId, cases))
+        .into_tuple()
+        .all(db)
+        .await?;
     let mut out: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for chunk in cases.chunks(IN_CHUNK) {
-        let links: Vec<(Uuid, Uuid)> = case_victims::Entity::find()
-            .select_only()
-            .column(case_victims::Column::CaseId)
-            .column(case_victims::Column::VictimId)
-            .filter(case_victims::Column::CaseId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (case_id, victim_id) in links {
-            out.entry(case_id).or_default().push(victim_id);
-        }
+    for (case_id, victim_id) in links {
+        out.entry(case_id).or_default().push(victim_id);
     }
     Ok(out)
 }
 
 /// Recomputes every journey on `cases` from their live events and withdrawal records, exactly as
-/// `journeys::service::recompute_case` does one case; returns the victims on each case.
-/// `pending` are events of the batch that its transaction stores next (those linked count):
-/// reading the stored events first and adding these saves reading a whole batch back.
+/// `journeys::service::recompute_case` does one case. `people` holds the victims on each case
+/// (`victims_on`, at least for `cases`). `pending` are events of the batch that its transaction
+/// stores next (those linked count): reading the stored events first and adding these saves
+/// reading a whole batch back.
 pub(super) async fn recompute(
     db: &impl ConnectionTrait,
     cases: &BTreeSet<Uuid>,
+    people: &HashMap<Uuid, Vec<Uuid>>,
     pending: &[journey_events::Model],
     victim_outcomes: &[String],
     now: DateTime<Utc>,
-) -> AppResult<HashMap<Uuid, Vec<Uuid>>> {
+) -> AppResult<()> {
+    if cases.is_empty() {
+        return Ok(());
+    }
     let ids: Vec<Uuid> = cases.iter().copied().collect();
-    let people = victims_on(db, &ids).await?;
-    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let backend = db.get_database_backend();
+    let postgres = backend == DbBackend::Postgres;
     let mut waiting: HashMap<Uuid, Vec<LiveEvent>> = HashMap::new();
     for e in pending.iter().filter(|e| e.status == EventStatus::Linked) {
         let Some(case_id) = e.case_id else { continue };
@@ -83,64 +83,62 @@ pub(super) async fn recompute(
             status: e.status,
         });
     }
-    for chunk in ids.chunks(IN_CHUNK) {
-        let events: Vec<LiveEvent> = journey_events::Entity::find()
-            .select_only()
-            .columns([
-                journey_events::Column::Id,
-                journey_events::Column::CaseId,
-                journey_events::Column::VictimId,
-                journey_events::Column::EventType,
-                journey_events::Column::OutcomeCode,
-                journey_events::Column::OccurredAt,
-                journey_events::Column::ReceivedAt,
-                journey_events::Column::Status,
-            ])
-            // Status is checked here rather than in SQL: given both, SQLite's planner picks the
-            // status index and reads every linked event in the hub.
-            .filter(journey_events::Column::CaseId.is_in(chunk.iter().copied()))
-            .into_model::<LiveEvent>()
-            .all(db)
-            .await?;
-        let mut by_case: HashMap<Uuid, Vec<LiveEvent>> = HashMap::new();
-        for e in events.into_iter().filter(|e| e.status == EventStatus::Linked) {
-            if let Some(c) = e.case_id {
-                by_case.entry(c).or_default().push(e);
-            }
+    let events: Vec<LiveEvent> = journey_events::Entity::find()
+        .select_only()
+        .columns([
+            journey_events::Column::Id,
+            journey_events::Column::CaseId,
+            journey_events::Column::VictimId,
+            journey_events::Column::EventType,
+            journey_events::Column::OutcomeCode,
+            journey_events::Column::OccurredAt,
+            journey_events::Column::ReceivedAt,
+            journey_events::Column::Status,
+        ])
+        // Status is checked here rather than in SQL: given both, SQLite's planner picks the
+        // status index and reads every linked event in the hub.
+        .filter(bulk::uuid_in(backend, journey_events::Column::CaseId, &ids))
+        .into_model::<LiveEvent>()
+        .all(db)
+        .await?;
+    let mut by_case: HashMap<Uuid, Vec<LiveEvent>> = HashMap::new();
+    for e in events.into_iter().filter(|e| e.status == EventStatus::Linked) {
+        if let Some(c) = e.case_id {
+            by_case.entry(c).or_default().push(e);
         }
-        for case_id in chunk {
-            if let Some(more) = waiting.remove(case_id) {
-                by_case.entry(*case_id).or_default().extend(more);
-            }
-        }
-        let records = withdrawals::Entity::find()
-            .filter(withdrawals::Column::CaseId.is_in(chunk.iter().copied()))
-            .filter(withdrawals::Column::Status.ne(WithdrawalStatus::Rejected))
-            .order_by_asc(withdrawals::Column::WithdrawnOn)
-            .all(db)
-            .await?;
-        let mut rows = Vec::new();
-        for case_id in chunk {
-            let events = by_case.get(case_id).map_or(&[][..], Vec::as_slice);
-            for victim_id in people.get(case_id).map_or(&[][..], Vec::as_slice) {
-                let facts: Vec<EventFact> = events
-                    .iter()
-                    .filter(|e| e.victim_id.is_none_or(|v| v == *victim_id))
-                    .map(|e| EventFact {
-                        event_type: e.event_type.clone(),
-                        outcome_code: e.outcome_code.clone(),
-                        occurred_at: e.occurred_at,
-                        received_at: e.received_at,
-                        seq: e.id,
-                    })
-                    .collect();
-                let record = records.iter().find(|w| w.case_id == *case_id && w.victim_id == *victim_id);
-                rows.push(journey_row(*case_id, *victim_id, &facts, record, victim_outcomes, now));
-            }
-        }
-        upsert_journeys(db, &rows).await?;
     }
-    Ok(people)
+    for case_id in &ids {
+        if let Some(more) = waiting.remove(case_id) {
+            by_case.entry(*case_id).or_default().extend(more);
+        }
+    }
+    let records = withdrawals::Entity::find()
+        .filter(bulk::uuid_in(backend, withdrawals::Column::CaseId, &ids))
+        .filter(withdrawals::Column::Status.ne(WithdrawalStatus::Rejected))
+        .order_by_asc(withdrawals::Column::WithdrawnOn)
+        .all(db)
+        .await?;
+    let mut rows = Vec::new();
+    for case_id in &ids {
+        let events = by_case.get(case_id).map_or(&[][..], Vec::as_slice);
+        for victim_id in people.get(case_id).map_or(&[][..], Vec::as_slice) {
+            let facts: Vec<EventFact> = events
+                .iter()
+                .filter(|e| e.victim_id.is_none_or(|v| v == *victim_id))
+                .map(|e| EventFact {
+                    event_type: e.event_type.clone(),
+                    outcome_code: e.outcome_code.clone(),
+                    occurred_at: e.occurred_at,
+                    received_at: e.received_at,
+                    seq: e.id,
+                })
+                .collect();
+            let record = records.iter().find(|w| w.case_id == *case_id && w.victim_id == *victim_id);
+            rows.push(journey_row(*case_id, *victim_id, &facts, record, victim_outcomes, now));
+        }
+    }
+    upsert_journeys(db, &rows).await?;
+    Ok(())
 }
 
 /// Deadline rules by trigger and the working-day calendar, loaded once per import.
@@ -220,13 +218,15 @@ pub(super) async fn after_linking(
         }
     }
     let wanted: BTreeSet<Uuid> = due.iter().flat_map(|(_, _, v)| v.iter().copied()).collect();
-    let mut records: HashMap<Uuid, victims::Model> = HashMap::new();
     let wanted: Vec<Uuid> = wanted.into_iter().collect();
-    for chunk in wanted.chunks(IN_CHUNK) {
-        for v in victims::Entity::find().filter(victims::Column::Id.is_in(chunk.iter().copied())).all(db).await? {
-            records.insert(v.id, v);
-        }
-    }
+    let backend = db.get_database_backend();
+    let records: HashMap<Uuid, victims::Model> = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        let found =
+            victims::Entity::find().filter(bulk::uuid_in(backend, victims::Column::Id, &wanted)).all(db).await?;
+        found.into_iter().map(|v| (v.id, v)).collect()
+    };
     let mut created = 0u64;
     for (e, trigger, people) in &due {
         for victim in people.iter().filter_map(|v| records.get(v)) {
@@ -258,9 +258,9 @@ pub(super) async fn after_linking(
     }
     let cases: Vec<Uuid> = flags.iter().map(|f| f.0).collect::<BTreeSet<_>>().into_iter().collect();
     let mut evidenced: HashSet<(Uuid, Uuid)> = HashSet::new();
-    for chunk in cases.chunks(IN_CHUNK) {
+    if !cases.is_empty() {
         let records = withdrawals::Entity::find()
-            .filter(withdrawals::Column::CaseId.is_in(chunk.iter().copied()))
+            .filter(bulk::uuid_in(backend, withdrawals::Column::CaseId, &cases))
             .filter(withdrawals::Column::Status.ne(WithdrawalStatus::Rejected))
             .all(db)
             .await?;
