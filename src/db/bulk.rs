@@ -121,12 +121,24 @@ pub fn uuid_in(backend: DbBackend, column: impl IdenStatic, ids: &[Uuid]) -> Exp
 /// `column IN (values)` for text, as [`uuid_in`].
 #[must_use]
 pub fn text_in<'a>(backend: DbBackend, column: impl IdenStatic, values: impl IntoIterator<Item = &'a str>) -> Expr {
-    let list = match backend {
-        DbBackend::Postgres => "SELECT json_array_elements_text($1::json)",
-        _ => "SELECT value FROM json_each(?)",
-    };
-    let json = Json::Array(values.into_iter().map(|v| Json::String(v.to_owned())).collect()).to_string();
-    Expr::cust_with_values(format!("\"{}\" IN ({list})", column.as_str()), [json])
+    let list = text_list(backend, "$1");
+    Expr::cust_with_values(format!("\"{}\" IN ({list})", column.as_str()), [text_array(values)])
+}
+
+/// A subquery of the texts in the JSON array parameter `placeholder` (PostgreSQL's `$n`; SQLite's
+/// is `?`), made by [`text_array`].
+#[must_use]
+pub fn text_list(backend: DbBackend, placeholder: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("SELECT json_array_elements_text({placeholder}::json)"),
+        _ => "SELECT value FROM json_each(?)".to_owned(),
+    }
+}
+
+/// Texts as one JSON array parameter, for [`text_list`].
+#[must_use]
+pub fn text_array<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
+    Json::Array(values.into_iter().map(|v| Json::String(v.to_owned())).collect()).to_string()
 }
 
 /// A value as `json_populate_recordset` reads it into its column's type.

@@ -321,10 +321,11 @@ async fn find_references(
     values: &BTreeSet<String>,
 ) -> AppResult<Vec<(String, Option<Uuid>, Option<String>)>> {
     let backend = db.get_database_backend();
-    let (agency_p, type_p, list) = match backend {
-        DbBackend::Postgres => ("$1", "$2", "SELECT json_array_elements_text($3::json)"),
-        _ => ("?", "?", "SELECT value FROM json_each(?)"),
+    let (agency_p, type_p) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
     };
+    let list = bulk::text_list(backend, "$3");
     let (id, hub, join) = if ref_type == RefType::Other {
         ("r.victim_id", "v.hub_ref", "LEFT JOIN victims v ON v.id = r.victim_id")
     } else {
@@ -334,7 +335,7 @@ async fn find_references(
         "SELECT r.value AS value, {id} AS id, {hub} AS hub_ref FROM agency_references r {join} \
          WHERE r.agency_code = {agency_p} AND r.ref_type = {type_p} AND r.value IN ({list})"
     );
-    let values = serde_json::to_string(values).map_err(|e| crate::error::AppError::internal(e.into()))?;
+    let values = bulk::text_array(values.iter().map(String::as_str));
     let params = [agency.into(), ref_type.as_str().into(), values.into()];
     let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, params)).await?;
     rows.iter()
