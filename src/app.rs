@@ -43,6 +43,8 @@ pub struct AppState {
     pub mailer: Option<crate::mail::Mailer>,
     /// Wakes the dispatcher when something was queued.
     pub dispatch_nudge: Arc<tokio::sync::Notify>,
+    /// The attrition reports' in-memory journeys.
+    pub facts: Arc<crate::reports::facts::FactCache>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             rate_limiter,
             mailer,
             dispatch_nudge: Arc::new(tokio::sync::Notify::new()),
+            facts: Arc::default(),
         })
     }
 }
@@ -248,6 +251,20 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         if demo { crate::demo::DEMO_TEAM } else { "<team>" }
     );
     let state = AppState::new(config, db.clone(), clock)?;
+    // The reports' in-memory journeys are read in the background, so the first report call
+    // does not wait for every journey.
+    let warm = state.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match warm.facts.current(&warm.db).await {
+            Ok(facts) => tracing::info!(
+                journeys = facts.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "report journeys loaded"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot load the report journeys yet; the first report call will"),
+        }
+    });
     let mut scheduler = crate::jobs::start(state.clone()).await.context("cannot start the job scheduler")?;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;

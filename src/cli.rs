@@ -378,10 +378,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let params =
                 crate::reports::board::BoardPackParams { area, from, to, format: Some(format), ..Default::default() };
-            let pack =
-                crate::reports::board::pack(&db, &actor, &params, config.suppression_threshold, SystemClock.now())
-                    .await
-                    .map_err(describe);
+            let pack = crate::reports::board::pack(
+                &db,
+                &crate::reports::facts::FactCache::default(),
+                &actor,
+                &params,
+                config.suppression_threshold,
+                SystemClock.now(),
+            )
+            .await
+            .map_err(describe);
             db.close().await;
             let pack = pack?;
             std::fs::write(&out, &pack.bytes).with_context(|| format!("cannot write {}", out.display()))?;

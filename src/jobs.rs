@@ -91,7 +91,7 @@ async fn due_scan(state: &AppState) {
 }
 
 async fn board_packs(state: &AppState) {
-    match crate::reports::board::schedule::run(&state.db, &state.config, state.clock.now()).await {
+    match crate::reports::board::schedule::run(&state.db, &state.facts, &state.config, state.clock.now()).await {
         Ok(r) => {
             tracing::info!(built = r.built, queued = r.queued, "monthly board packs done");
             state.dispatch_nudge.notify_one();

@@ -464,6 +464,7 @@ async fn journeys_snapshot(db: &Db) -> Vec<String> {
         .into_iter()
         .map(|mut j| {
             j.updated_at = chrono::DateTime::from_timestamp(0, 0).unwrap();
+            j.rev = 0;
             format!("{j:?}")
         })
         .collect();

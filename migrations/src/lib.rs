@@ -12,6 +12,7 @@ mod m20261123_000008_journey_report_fields;
 mod m20261124_000009_outbox_attachment;
 mod m20261124_000010_journey_flow_index;
 mod m20261124_000011_withdrawal_flags_victim_index;
+mod m20261202_000012_journey_changes;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_outbox_attachment::Migration),
             Box::new(m20261124_000010_journey_flow_index::Migration),
             Box::new(m20261124_000011_withdrawal_flags_victim_index::Migration),
+            Box::new(m20261202_000012_journey_changes::Migration),
         ]
     }
 }

@@ -44,6 +44,8 @@ pub struct Model {
     pub withdrawal_phase: Option<String>,
     /// The stages passed, loops collapsed, then the exit: `REPORTED>INVESTIGATION>…>WITHDRAWN`.
     pub flow_path: Option<String>,
+    /// Change number, for the reports' in-memory journeys (`reports::facts`): set on every write.
+    pub rev: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -137,7 +137,7 @@ pub(super) async fn recompute(
             rows.push(journey_row(*case_id, *victim_id, &facts, record, victim_outcomes, now));
         }
     }
-    upsert_journeys(db, &rows).await?;
+    upsert_journeys(db, rows).await?;
     Ok(())
 }
 

@@ -397,7 +397,7 @@ pub async fn recompute_case(
             journey_row(case_id, victim_id, &facts, record, victim_outcomes, now)
         })
         .collect();
-    upsert_journeys(db, &rows).await
+    upsert_journeys(db, rows).await
 }
 
 /// How the derivation sees a stored event.
@@ -459,13 +459,22 @@ pub fn journey_row(
         withdrawn_at: d.withdrawn_at,
         withdrawal_phase,
         flow_path,
+        rev: 0,
     }
 }
 
-/// Stores journeys, replacing the derived fields of each (case, victim) already there; no
-/// (case, victim) may repeat.
-pub async fn upsert_journeys(db: &impl ConnectionTrait, rows: &[journeys::Model]) -> AppResult<()> {
+/// Stores journeys, replacing the derived fields of each (case, victim) already there, under a
+/// new change number (so the reports' in-memory journeys pick them up); no (case, victim) may
+/// repeat.
+pub async fn upsert_journeys(db: &impl ConnectionTrait, mut rows: Vec<journeys::Model>) -> AppResult<()> {
     use journeys::Column as J;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rev = crate::reports::facts::next_rev(db).await?;
+    for r in &mut rows {
+        r.rev = rev;
+    }
     let derived = [
         J::CurrentStage,
         J::FurthestStage,
@@ -493,8 +502,9 @@ pub async fn upsert_journeys(db: &impl ConnectionTrait, rows: &[journeys::Model]
         J::WithdrawnAt,
         J::WithdrawalPhase,
         J::FlowPath,
+        J::Rev,
     ];
-    bulk::insert(db, rows, OnConflict::Update { key: &[J::CaseId, J::VictimId], columns: &derived }).await?;
+    bulk::insert(db, &rows, OnConflict::Update { key: &[J::CaseId, J::VictimId], columns: &derived }).await?;
     Ok(())
 }
 
@@ -616,6 +626,7 @@ pub async fn snapshot(db: &impl ConnectionTrait) -> AppResult<HashMap<(Uuid, Uui
         .into_iter()
         .map(|mut j| {
             j.updated_at = DateTime::<Utc>::UNIX_EPOCH;
+            j.rev = 0;
             ((j.case_id, j.victim_id), j)
         })
         .collect())

@@ -1,15 +1,18 @@
 //! Attrition reports over the live journeys: the flow between stages (a Sankey), withdrawal
 //! rates by one victim or case characteristic, time between stages, and trial effectiveness.
-//! Each reads `journeys` joined to its case and victim with the same filters, aggregates in SQL
-//! (group counts and whole-day histograms), and applies disclosure control (`sdc`) for every
-//! caller: the outputs are meant to be handed to a board. No identifying field is ever read.
+//! Each counts the journeys its filters select from the in-memory journeys (`facts`, current to
+//! the last committed write), and applies disclosure control (`sdc`) for every caller: the
+//! outputs are meant to be handed to a board. No identifying field is ever read. The filters'
+//! SQL form (`scope`) serves the reports that still read other tables (compliance, the extract).
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde::{Deserialize, Serialize};
+use tokio::sync::RwLockReadGuard;
 use utoipa::{IntoParams, ToSchema};
 
+use super::facts::{self, AGE_BANDS, Fact, FactCache, Facts, Filter, NONE, Names, bits};
 use super::sdc::{is_small, suppress};
 use crate::audit::{Actor, Event};
 use crate::auth::Principal;
@@ -157,15 +160,6 @@ impl Sql {
     pub(crate) fn bind(&mut self, v: impl Into<Value>) -> String {
         self.values.push(v.into());
         if self.backend == DbBackend::Postgres { format!("${}", self.values.len()) } else { "?".to_owned() }
-    }
-
-    /// Whole days from `a` to `b` (timestamps), rounded down.
-    fn days(&self, a: &str, b: &str) -> String {
-        if self.backend == DbBackend::Postgres {
-            format!("CAST(floor(EXTRACT(EPOCH FROM ({b} - {a})) / 86400.0) AS BIGINT)")
-        } else {
-            format!("CAST(julianday({b}) - julianday({a}) AS INTEGER)")
-        }
     }
 
     /// Age in whole years at the case's report date.
@@ -332,6 +326,42 @@ pub(crate) async fn begin(
     Ok(())
 }
 
+/// The journeys a report's filters select, from the in-memory journeys brought up to date.
+pub struct Selection<'a> {
+    facts: RwLockReadGuard<'a, Facts>,
+    filter: Filter,
+}
+
+impl Selection<'_> {
+    fn rows(&self) -> impl Iterator<Item = &Fact> {
+        self.facts.select(&self.filter)
+    }
+}
+
+/// The journeys the filters `p` select, as of the last committed write.
+pub async fn select<'a>(db: &Db, cache: &'a FactCache, p: &ReportParams) -> AppResult<Selection<'a>> {
+    let areas = match &p.area {
+        Some(code) => Some(area_codes(db.read(), code).await?),
+        None => None,
+    };
+    let facts = cache.current(db).await?;
+    let filter = facts.filter(p, areas.as_deref());
+    Ok(Selection { facts, filter })
+}
+
+/// An area's code with the codes of the areas within it (a force's BCUs).
+async fn area_codes(db: &impl ConnectionTrait, code: &str) -> AppResult<Vec<String>> {
+    use crate::entities::agencies::{Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::Code)
+        .filter(Column::Code.eq(code).or(Column::ParentCode.eq(code)))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 // ---- Flow -----------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -364,31 +394,30 @@ pub struct FlowReport {
 
 pub async fn flow(
     db: &Db,
+    cache: &FactCache,
     user: &Principal,
     p: &ReportParams,
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<FlowReport> {
     begin(db, user, p, "attrition-flow", now).await?;
-    flow_figures(db.read(), p, threshold, now).await
+    Ok(flow_figures(&select(db, cache, p).await?, threshold, now))
 }
 
 /// The flow's figures, unaudited: for callers that audited the call themselves (the board pack).
-pub async fn flow_figures(
-    db: &impl ConnectionTrait,
-    p: &ReportParams,
-    threshold: u64,
-    now: DateTime<Utc>,
-) -> AppResult<FlowReport> {
-    let (sql, from) = scope(db, p);
-    let text =
-        format!("SELECT j.flow_path AS path, COUNT(*) AS n {from} AND j.flow_path IS NOT NULL GROUP BY j.flow_path");
+#[must_use]
+pub fn flow_figures(s: &Selection<'_>, threshold: u64, now: DateTime<Utc>) -> FlowReport {
+    let mut by_path = vec![0u64; s.facts.paths.len()];
+    for f in s.rows() {
+        if f.path != 0 {
+            by_path[f.path as usize] += 1;
+        }
+    }
     let mut links: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut reached: HashMap<String, u64> = HashMap::new();
     let mut total = 0;
-    for r in rows(db, sql, text).await? {
-        let path: String = r.try_get("", "path")?;
-        let n = count(&r, "n")?;
+    for (id, &n) in by_path.iter().enumerate().filter(|(_, n)| **n > 0) {
+        let path = s.facts.paths.name(id as u32).unwrap_or_default();
         total += n;
         let nodes: Vec<&str> = path.split('>').collect();
         for node in &nodes {
@@ -398,7 +427,7 @@ pub async fn flow_figures(
             *links.entry((pair[0].to_owned(), pair[1].to_owned())).or_default() += n;
         }
     }
-    Ok(flow_from(links, reached, total, threshold, now))
+    flow_from(links, reached, total, threshold, now)
 }
 
 /// The flow report from its link weights and node totals, with disclosure control: a node's
@@ -516,50 +545,78 @@ const WEEK_BUCKETS: [u32; 8] = [0, 1, 2, 4, 8, 13, 26, 52];
 
 pub async fn rates(
     db: &Db,
+    cache: &FactCache,
     user: &Principal,
     p: &ReportParams,
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<RatesReport> {
     begin(db, user, p, "attrition-rates", now).await?;
-    rates_figures(db.read(), p, threshold, now).await
+    Ok(rates_figures(&select(db, cache, p).await?, p, threshold, now))
 }
 
-/// The rates' figures, unaudited (see [`flow_figures`]).
-pub async fn rates_figures(
-    db: &impl ConnectionTrait,
-    p: &ReportParams,
-    threshold: u64,
-    now: DateTime<Utc>,
-) -> AppResult<RatesReport> {
+/// The rates' figures by `p.by`, unaudited (see [`flow_figures`]).
+#[must_use]
+pub fn rates_figures(s: &Selection<'_>, p: &ReportParams, threshold: u64, now: DateTime<Utc>) -> RatesReport {
     let by = p.by.unwrap_or(Dimension::OffenceGroup);
-    let (sql, from) = scope(db, p);
-    let dim = sql.dimension(by);
-    let text = format!(
-        "SELECT {dim} AS category, COUNT(*) AS journeys, \
-         SUM(CASE WHEN j.withdrawal_phase = 'pre_charge' THEN 1 ELSE 0 END) AS pre, \
-         SUM(CASE WHEN j.charged_at IS NOT NULL THEN 1 ELSE 0 END) AS charged, \
-         SUM(CASE WHEN j.withdrawal_phase = 'post_charge' THEN 1 ELSE 0 END) AS post \
-         {from} GROUP BY {dim} ORDER BY 1"
-    );
-    let mut cells: Vec<(String, [u64; 4])> = Vec::new();
-    for r in rows(db, sql, text).await? {
-        let category: String = r.try_get("", "category")?;
-        cells.push((category, [count(&r, "journeys")?, count(&r, "pre")?, count(&r, "charged")?, count(&r, "post")?]));
-    }
-    let (sql, from) = scope(db, p);
-    let days = sql.days("j.reported_at", "j.withdrawn_at");
-    let text = format!(
-        "SELECT {days} AS d, COUNT(*) AS n {from} AND j.withdrawn AND j.withdrawn_at >= j.reported_at GROUP BY 1"
-    );
+    let names = &s.facts.names;
+    let id = |name: &str| names.get(name).map(|id| id as u16);
+    let (pre, post) = (id("pre_charge"), id("post_charge"));
+    let mut counts = vec![[0u64; 4]; names.len().max(AGE_BANDS.len())];
     let mut weeks = [0u64; WEEK_BUCKETS.len()];
-    for r in rows(db, sql, text).await? {
-        let d: i64 = r.try_get::<Option<i64>>("", "d")?.unwrap_or(0);
-        let week = (d.max(0) / 7) as u32;
-        let i = WEEK_BUCKETS.iter().rposition(|&b| week >= b).unwrap_or(0);
-        weeks[i] += count(&r, "n")?;
+    for f in s.rows() {
+        let c = &mut counts[category(f, by)];
+        c[0] += 1;
+        c[1] += u64::from(pre == Some(f.phase));
+        c[2] += u64::from(f.bits & bits::CHARGED != 0);
+        c[3] += u64::from(post == Some(f.phase));
+        if f.to_withdrawal != NONE {
+            let week = (f.to_withdrawal / 7) as u32;
+            weeks[WEEK_BUCKETS.iter().rposition(|&b| week >= b).unwrap_or(0)] += 1;
+        }
     }
-    Ok(rates_from(by, p.reference.clone(), &cells, weeks, threshold, now))
+    let mut cells: Vec<(String, [u64; 4])> = counts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| c[0] > 0)
+        .map(|(k, c)| (category_label(names, by, k), c))
+        .collect();
+    cells.sort_by(|a, b| a.0.cmp(&b.0));
+    rates_from(by, p.reference.clone(), &cells, weeks, threshold, now)
+}
+
+/// A journey's category of `by`, as a small number ([`category_label`] names it).
+fn category(f: &Fact, by: Dimension) -> usize {
+    usize::from(match by {
+        Dimension::OffenceGroup => f.offence,
+        Dimension::Area => f.area,
+        Dimension::Sex => f.sex,
+        Dimension::AgeBand => u16::from(f.age_band),
+        Dimension::Ethnicity => f.ethnicity,
+        Dimension::EthnicityGroup => u16::from(f.ethnicity_group),
+        Dimension::Disability => f.disability,
+        Dimension::Relationship => f.relationship,
+        Dimension::LocationType => f.location,
+        Dimension::Support => u16::from(f.bits & bits::SUPPORTED != 0),
+        Dimension::Enhanced => u16::from(f.bits & bits::ENHANCED != 0),
+    })
+}
+
+fn category_label(names: &Names, by: Dimension, k: usize) -> String {
+    let text = |missing: &str| names.name(k as u32).unwrap_or(missing).to_owned();
+    match by {
+        Dimension::Area => text("unknown"),
+        Dimension::AgeBand => facts::age_band_label(k as u8),
+        Dimension::EthnicityGroup => facts::ethnicity_group_label(k as u8),
+        Dimension::Support => if k == 1 { "referred" } else { "not_referred" }.to_owned(),
+        Dimension::Enhanced => if k == 1 { "enhanced" } else { "standard" }.to_owned(),
+        Dimension::OffenceGroup
+        | Dimension::Sex
+        | Dimension::Ethnicity
+        | Dimension::Disability
+        | Dimension::Relationship
+        | Dimension::LocationType => text("missing"),
+    }
 }
 
 fn rates_from(
@@ -692,44 +749,48 @@ fn quantile(histogram: &BTreeMap<u64, u64>, total: u64, q: f64) -> Option<u64> {
 
 pub async fn timeliness(
     db: &Db,
+    cache: &FactCache,
     user: &Principal,
     p: &ReportParams,
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<TimelinessReport> {
     begin(db, user, p, "timeliness", now).await?;
-    timeliness_figures(db.read(), p, threshold, now).await
+    Ok(timeliness_figures(&select(db, cache, p).await?, threshold, now))
 }
 
 /// The intervals, unaudited (see [`flow_figures`]).
-pub async fn timeliness_figures(
-    db: &impl ConnectionTrait,
-    p: &ReportParams,
-    threshold: u64,
-    now: DateTime<Utc>,
-) -> AppResult<TimelinessReport> {
+#[must_use]
+pub fn timeliness_figures(s: &Selection<'_>, threshold: u64, now: DateTime<Utc>) -> TimelinessReport {
+    // Whole days elapsed, counted by day.
+    let mut by_day: [Vec<u64>; INTERVALS.len()] = Default::default();
+    for f in s.rows() {
+        for (k, &d) in f.intervals.iter().enumerate() {
+            if d != NONE {
+                let d = d as usize;
+                if by_day[k].len() <= d {
+                    by_day[k].resize(d + 1, 0);
+                }
+                by_day[k][d] += 1;
+            }
+        }
+    }
     let mut intervals = Vec::new();
     let mut withheld = 0;
-    for (measure, a, b) in INTERVALS {
-        let (sql, from) = scope(db, p);
-        let days = sql.days(&format!("j.{a}"), &format!("j.{b}"));
-        let text = format!("SELECT {days} AS d, COUNT(*) AS n {from} AND j.{b} >= j.{a} GROUP BY 1");
-        let mut histogram: BTreeMap<u64, u64> = BTreeMap::new();
-        for r in rows(db, sql, text).await? {
-            let d: i64 = r.try_get::<Option<i64>>("", "d")?.unwrap_or(0);
-            *histogram.entry(d.max(0) as u64).or_default() += count(&r, "n")?;
-        }
+    for ((measure, ..), days) in INTERVALS.iter().zip(by_day) {
+        let histogram: BTreeMap<u64, u64> =
+            days.into_iter().enumerate().filter(|(_, n)| *n > 0).map(|(d, n)| (d as u64, n)).collect();
         let total: u64 = histogram.values().sum();
         let small = is_small(total, threshold);
         withheld += u64::from(small);
         intervals.push(Interval {
-            measure: measure.to_owned(),
+            measure: (*measure).to_owned(),
             journeys: (!small).then_some(total),
             median_days: if small { None } else { quantile(&histogram, total, 0.5) },
             p90_days: if small { None } else { quantile(&histogram, total, 0.9) },
         });
     }
-    Ok(TimelinessReport { intervals, suppression: Suppression::new(threshold, withheld), as_of: now })
+    TimelinessReport { intervals, suppression: Suppression::new(threshold, withheld), as_of: now }
 }
 
 // ---- Trials ---------------------------------------------------------------------------------
@@ -754,34 +815,29 @@ pub struct TrialsReport {
 
 pub async fn trials(
     db: &Db,
+    cache: &FactCache,
     user: &Principal,
     p: &ReportParams,
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<TrialsReport> {
     begin(db, user, p, "trials", now).await?;
-    trials_figures(db.read(), p, threshold, now).await
+    Ok(trials_figures(&select(db, cache, p).await?, threshold, now))
 }
 
 /// The trials' figures, unaudited (see [`flow_figures`]).
-pub async fn trials_figures(
-    db: &impl ConnectionTrait,
-    p: &ReportParams,
-    threshold: u64,
-    now: DateTime<Utc>,
-) -> AppResult<TrialsReport> {
-    let (sql, from) = scope(db, p);
-    let text = format!(
-        "SELECT COUNT(*) AS journeys, \
-         SUM(CASE WHEN j.trial_result = 'effective' THEN 1 ELSE 0 END) AS effective, \
-         SUM(CASE WHEN j.trial_result = 'cracked' THEN 1 ELSE 0 END) AS cracked, \
-         SUM(j.ineffective_count) AS ineffective {from} AND j.trial_listed_at IS NOT NULL"
-    );
-    let r = rows(db, sql, text).await?;
-    let get = |c: &str| r.first().map_or(Ok(0), |r| count(r, c));
-    let (journeys, effective, cracked, ineffective) =
-        (get("journeys")?, get("effective")?, get("cracked")?, get("ineffective")?);
-    Ok(trials_from(journeys, effective, cracked, ineffective, threshold, now))
+#[must_use]
+pub fn trials_figures(s: &Selection<'_>, threshold: u64, now: DateTime<Utc>) -> TrialsReport {
+    let id = |name: &str| s.facts.names.get(name).map(|id| id as u16);
+    let (effective_id, cracked_id) = (id("effective"), id("cracked"));
+    let (mut journeys, mut effective, mut cracked, mut ineffective) = (0, 0, 0, 0);
+    for f in s.rows().filter(|f| f.bits & bits::TRIAL_LISTED != 0) {
+        journeys += 1;
+        effective += u64::from(effective_id == Some(f.trial_result));
+        cracked += u64::from(cracked_id == Some(f.trial_result));
+        ineffective += f.ineffective.max(0) as u64;
+    }
+    trials_from(journeys, effective, cracked, ineffective, threshold, now)
 }
 
 fn trials_from(

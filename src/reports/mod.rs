@@ -3,6 +3,7 @@ pub mod attrition;
 pub mod board;
 pub mod compliance;
 pub mod compliance_summary;
+pub mod facts;
 mod routes;
 pub mod sdc;
 

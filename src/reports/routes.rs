@@ -51,7 +51,8 @@ pub async fn attrition_flow(
     user: Principal,
     AppQuery(p): AppQuery<ReportParams>,
 ) -> AppResult<Response> {
-    let r = attrition::flow(&state.db, &user, &p, state.config.suppression_threshold, state.clock.now()).await?;
+    let r = attrition::flow(&state.db, &state.facts, &user, &p, state.config.suppression_threshold, state.clock.now())
+        .await?;
     Ok(respond(r, p.format, "attrition-flow"))
 }
 
@@ -65,7 +66,8 @@ pub async fn attrition_rates(
     user: Principal,
     AppQuery(p): AppQuery<ReportParams>,
 ) -> AppResult<Response> {
-    let r = attrition::rates(&state.db, &user, &p, state.config.suppression_threshold, state.clock.now()).await?;
+    let r = attrition::rates(&state.db, &state.facts, &user, &p, state.config.suppression_threshold, state.clock.now())
+        .await?;
     Ok(respond(r, p.format, "attrition-rates"))
 }
 
@@ -78,7 +80,15 @@ pub async fn timeliness(
     user: Principal,
     AppQuery(p): AppQuery<ReportParams>,
 ) -> AppResult<Response> {
-    let r = attrition::timeliness(&state.db, &user, &p, state.config.suppression_threshold, state.clock.now()).await?;
+    let r = attrition::timeliness(
+        &state.db,
+        &state.facts,
+        &user,
+        &p,
+        state.config.suppression_threshold,
+        state.clock.now(),
+    )
+    .await?;
     Ok(respond(r, p.format, "timeliness"))
 }
 
@@ -91,7 +101,9 @@ pub async fn trials(
     user: Principal,
     AppQuery(p): AppQuery<ReportParams>,
 ) -> AppResult<Response> {
-    let r = attrition::trials(&state.db, &user, &p, state.config.suppression_threshold, state.clock.now()).await?;
+    let r =
+        attrition::trials(&state.db, &state.facts, &user, &p, state.config.suppression_threshold, state.clock.now())
+            .await?;
     Ok(respond(r, p.format, "trials"))
 }
 
@@ -132,7 +144,8 @@ pub async fn board_pack(
     user: Principal,
     AppQuery(p): AppQuery<BoardPackParams>,
 ) -> AppResult<Response> {
-    let pack = board::pack(&state.db, &user, &p, state.config.suppression_threshold, state.clock.now()).await?;
+    let pack =
+        board::pack(&state.db, &state.facts, &user, &p, state.config.suppression_threshold, state.clock.now()).await?;
     let disposition = if pack.content_type.starts_with("text/html") { "inline" } else { "attachment" };
     Ok((
         [

@@ -43,6 +43,7 @@ pub const UNMOVED_VICTIM_TABLES: &[(&str, &str)] = &[
     ("audit_events", "append-only; a survivor's history includes its merged records' events through victim_merges"),
     ("contact_schedule", "derived: recomputed for both records (the merged one is closed)"),
     ("journeys", "derived: the duplicate's are dropped and the survivor's cases recomputed"),
+    ("journey_tombstones", "the deleted journeys' keys, for the reports' in-memory journeys (reports::facts)"),
 ];
 
 pub async fn merge(

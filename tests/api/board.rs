@@ -7,6 +7,7 @@ use std::path::Path;
 use axum::http::StatusCode;
 use care_hub::entities::{agency_references, contact_schedule, contacts, obligation_rules, obligations};
 use care_hub::entities::{service_issues, victims, withdrawals};
+use care_hub::reports::facts::FactCache;
 use care_hub::vocab::{
     Channel, ContactDirection, ContactKind, ContactOutcome, IssueStatus, ObligationStatus, RaisedBy, RefType, Role,
     Severity, WithdrawalReason, WithdrawalStatus,
@@ -528,13 +529,15 @@ db_test!(
         // 1 December: November's packs. Two replicas tick at once, then one again.
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 7, 0, 0).unwrap();
         app.clock.set(now);
+        // Each replica holds its own in-memory journeys.
+        let (facts_a, facts_b) = (FactCache::default(), FactCache::default());
         let (a, b) = tokio::join!(
-            care_hub::reports::board::schedule::run(db, config, now),
-            care_hub::reports::board::schedule::run(db, config, now)
+            care_hub::reports::board::schedule::run(db, &facts_a, config, now),
+            care_hub::reports::board::schedule::run(db, &facts_b, config, now)
         );
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(a.queued + b.queued, 3, "three recipients, each queued once: {a:?} {b:?}");
-        let again = care_hub::reports::board::schedule::run(db, config, now).await.unwrap();
+        let again = care_hub::reports::board::schedule::run(db, &facts_a, config, now).await.unwrap();
         assert_eq!((again.built, again.queued), (0, 0), "nothing is rebuilt or queued twice");
         assert_eq!(again.from, NaiveDate::from_ymd_opt(2026, 11, 1));
 

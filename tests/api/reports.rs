@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use care_hub::vocab::Role;
 use chrono::{DateTime, Utc};
 use sea_orm::EntityTrait;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::*;
 use crate::db_test;
@@ -297,3 +297,97 @@ db_test!(reports_stay_current_an_event_posted_shows_in_the_next_report_call, |ap
     // The very next report calls count them.
     assert_eq!(figures().await, (Some(pre + 1), Some(charged + 1), Some(withdrawn + 1)));
 });
+
+/// A victim with a case known to the force by `crime_ref`, and the force's REPORTED event.
+async fn reported(app: &TestApp, crime_ref: &str) -> (String, String) {
+    let v = app.victim(json!({"given_name": "Report", "family_name": format!("Current {crime_ref}")})).await;
+    let hub = v.body["hub_ref"].as_str().unwrap().to_owned();
+    let case = app
+        .post(
+            &app.caseworker(),
+            &format!("/api/v1/victims/{hub}/cases"),
+            json!({"offence_group": "violence_with_injury", "date_reported": "2026-10-01",
+                   "agency_references": [{"agency": FORCE, "type": "crime_reference", "value": crime_ref}]}),
+        )
+        .await;
+    case.assert_status(StatusCode::CREATED);
+    event(app, crime_ref, &format!("{crime_ref}-1"), "REPORTED").await;
+    (hub, case.body["id"].as_str().unwrap().to_owned())
+}
+
+async fn event(app: &TestApp, crime_ref: &str, id: &str, event_type: &str) {
+    let liaison = app.token(Role::AgencyLiaison, None, Some(FORCE));
+    let e = json!({"source_agency": FORCE, "source_event_id": id, "event_type": event_type,
+                   "occurred_at": "2026-10-02T10:00:00Z",
+                   "case": {"agency": FORCE, "type": "crime_reference", "value": crime_ref}});
+    app.post(&liaison, "/api/v1/journey-events", json!({"events": [e]})).await.assert_status(StatusCode::OK);
+}
+
+/// The rates report's journeys (and pre-charge withdrawals) in each category of `by`.
+async fn by_category(app: &TestApp, by: &str) -> BTreeMap<String, (u64, u64)> {
+    let r = app.get(&app.supervisor(), &format!("/api/v1/reports/attrition/rates?by={by}")).await;
+    r.assert_status(StatusCode::OK);
+    let n = |v: &Value| v.as_u64().unwrap();
+    r.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let pre = &row["pre_charge"];
+            (row["category"].as_str().unwrap().to_owned(), (n(&pre["denominator"]), n(&pre["numerator"])))
+        })
+        .collect()
+}
+
+db_test!(
+    reports_are_current_to_the_last_write,
+    configure = |c: &mut care_hub::config::Config| c.suppression_threshold = 0,
+    |app: TestApp| async move {
+        let journeys = || async {
+            let r = app.get(&app.supervisor(), "/api/v1/reports/attrition/flow").await;
+            r.assert_status(StatusCode::OK);
+            r.body["journeys"].as_u64().unwrap_or(0)
+        };
+        assert_eq!(journeys().await, 0);
+        let (a, a_case) = reported(&app, "CR-NOW-1").await;
+        assert_eq!(journeys().await, 1, "the first call reads every journey");
+        let (b, _) = reported(&app, "CR-NOW-2").await;
+        assert_eq!(journeys().await, 2, "a later call reads the journey an event made");
+
+        // An event changes a journey.
+        assert_eq!(by_category(&app, "offence_group").await["violence_with_injury"], (2, 0));
+        event(&app, "CR-NOW-1", "CR-NOW-1-2", "VICTIM_DISENGAGED").await;
+        assert_eq!(by_category(&app, "offence_group").await["violence_with_injury"], (2, 1));
+
+        // A victim's and a case's fields the reports break down by.
+        let read = app.get(&app.caseworker(), &format!("/api/v1/victims/{a}")).await;
+        app.patch(&app.caseworker(), &format!("/api/v1/victims/{a}"), &read.etag(), json!({"sex": "female"}))
+            .await
+            .assert_status(StatusCode::OK);
+        let sexes = by_category(&app, "sex").await;
+        assert_eq!((sexes["female"], sexes["missing"]), ((1, 1), (1, 0)), "{sexes:?}");
+        let case = app.get(&app.caseworker(), &format!("/api/v1/cases/{a_case}")).await;
+        app.patch(
+            &app.caseworker(),
+            &format!("/api/v1/cases/{a_case}"),
+            &case.etag(),
+            json!({"offence_group": "robbery"}),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+        let groups = by_category(&app, "offence_group").await;
+        assert_eq!((groups["robbery"], groups["violence_with_injury"]), ((1, 1), (1, 0)), "{groups:?}");
+
+        // A merge deletes the duplicate's journey and makes the survivor's.
+        app.post(
+            &app.supervisor(),
+            &format!("/api/v1/victims/{a}/merge"),
+            json!({"duplicate": b, "reason": "Same person"}),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+        assert_eq!(journeys().await, 2, "the duplicate's journey is gone, the survivor's is there");
+        let sexes = by_category(&app, "sex").await;
+        assert_eq!(sexes.get("female"), Some(&(2, 1)), "both journeys are the survivor's now: {sexes:?}");
+    }
+);

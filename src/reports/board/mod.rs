@@ -17,6 +17,7 @@ use super::attrition::{
     label,
 };
 use super::compliance_summary::{self, ComplianceSummary};
+use super::facts::FactCache;
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::entities::agencies;
@@ -122,33 +123,44 @@ pub struct Rendered {
 /// Builds the pack (audited once, as `board-pack`) and renders it.
 pub async fn pack(
     db: &Db,
+    facts: &FactCache,
     user: &Principal,
     p: &BoardPackParams,
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<Rendered> {
     attrition::begin(db, user, &p.filters(), "board-pack", now).await?;
-    let pack = build(db.read(), p, threshold, now).await?;
+    let pack = build(db, facts, p, threshold, now).await?;
     render(&pack, p.format.unwrap_or_default())
 }
 
 /// The pack's figures, unaudited: the caller has audited the call.
 pub async fn build(
-    db: &impl ConnectionTrait,
+    db: &Db,
+    facts: &FactCache,
     p: &BoardPackParams,
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<BoardPack> {
     let filters = p.filters();
-    let flow = attrition::flow_figures(db, &filters, threshold, now).await?;
-    let dims = p.by.map_or_else(|| vec![Dimension::OffenceGroup, Dimension::Relationship], |d| vec![d]);
-    let mut rates = Vec::new();
-    for by in dims {
-        let q = ReportParams { by: Some(by), ..filters.clone() };
-        rates.push(attrition::rates_figures(db, &q, threshold, now).await?);
-    }
-    let timeliness = attrition::timeliness_figures(db, &filters, threshold, now).await?;
-    let trials = attrition::trials_figures(db, &filters, threshold, now).await?;
+    let (flow, rates, timeliness, trials) = {
+        let selected = attrition::select(db, facts, &filters).await?;
+        let flow = attrition::flow_figures(&selected, threshold, now);
+        let dims = p.by.map_or_else(|| vec![Dimension::OffenceGroup, Dimension::Relationship], |d| vec![d]);
+        let rates: Vec<RatesReport> = dims
+            .into_iter()
+            .map(|by| {
+                attrition::rates_figures(&selected, &ReportParams { by: Some(by), ..filters.clone() }, threshold, now)
+            })
+            .collect();
+        (
+            flow,
+            rates,
+            attrition::timeliness_figures(&selected, threshold, now),
+            attrition::trials_figures(&selected, threshold, now),
+        )
+    };
+    let db = db.read();
     let compliance = compliance_summary::figures(db, &filters, threshold, now).await?;
     let area = match &p.area {
         Some(code) => {

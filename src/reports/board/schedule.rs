@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::mail::Attachment;
 use crate::reminders::outbox::{self, Notice};
+use crate::reports::facts::FactCache;
 use crate::vocab::Role;
 
 /// The actor the job's report calls are audited as.
@@ -40,7 +41,7 @@ pub fn previous_month(today: NaiveDate) -> (NaiveDate, NaiveDate) {
 }
 
 /// Builds and queues the previous month's pack for every configured area that still needs it.
-pub async fn run(db: &Db, config: &Config, now: DateTime<Utc>) -> AppResult<RunReport> {
+pub async fn run(db: &Db, facts: &FactCache, config: &Config, now: DateTime<Utc>) -> AppResult<RunReport> {
     let (from, to) = previous_month(london_date(now));
     let mut report = RunReport { from: Some(from), to: Some(to), ..RunReport::default() };
     for (area, recipients) in &config.board_packs.areas {
@@ -75,7 +76,7 @@ pub async fn run(db: &Db, config: &Config, now: DateTime<Utc>) -> AppResult<RunR
             ..BoardPackParams::default()
         };
         let actor = Principal::service(ACTOR, Role::Admin, None);
-        let pack = super::pack(db, &actor, &params, config.suppression_threshold, now).await?;
+        let pack = super::pack(db, facts, &actor, &params, config.suppression_threshold, now).await?;
         report.built += 1;
         let attachment = Attachment {
             filename: pack.filename,
