@@ -13,6 +13,7 @@ mod m20261124_000009_outbox_attachment;
 mod m20261124_000010_journey_flow_index;
 mod m20261124_000011_withdrawal_flags_victim_index;
 mod m20261202_000012_journey_changes;
+mod m20261202_000013_trial_reasons;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000010_journey_flow_index::Migration),
             Box::new(m20261124_000011_withdrawal_flags_victim_index::Migration),
             Box::new(m20261202_000012_journey_changes::Migration),
+            Box::new(m20261202_000013_trial_reasons::Migration),
         ]
     }
 }

@@ -29,6 +29,8 @@ pub struct Model {
     pub superseded_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub created_by: String,
+    /// Why a `TRIAL_INEFFECTIVE` listing did not go ahead (`journeys::stages::ineffective_reason`).
+    pub reason_code: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -46,6 +46,8 @@ pub struct Model {
     pub flow_path: Option<String>,
     /// Change number, for the reports' in-memory journeys (`reports::facts`): set on every write.
     pub rev: i64,
+    /// The reason codes of the ineffective listings, in order, joined by `>` (unrecorded ones left out).
+    pub ineffective_reasons: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -28,6 +28,8 @@ pub struct Event {
     pub source: Source,
     pub kind: &'static str,
     pub outcome: Option<&'static str>,
+    /// An ineffective listing's reason code.
+    pub reason: Option<&'static str>,
     /// Concerns the victim rather than the whole case (carries the victim key).
     pub personal: bool,
 }
@@ -69,13 +71,20 @@ struct Builder {
 
 impl Builder {
     fn push(&mut self, at: i64, source: Source, kind: &'static str) {
-        self.events.push(Event { at, source, kind, outcome: None, personal: false });
+        self.events.push(Event { at, source, kind, outcome: None, reason: None, personal: false });
     }
     fn personal(&mut self, at: i64, kind: &'static str) {
-        self.events.push(Event { at, source: Source::Police, kind, outcome: None, personal: true });
+        self.events.push(Event { at, source: Source::Police, kind, outcome: None, reason: None, personal: true });
     }
     fn outcome(&mut self, at: i64, code: &'static str) {
-        self.events.push(Event { at, source: Source::Police, kind: "OUTCOME", outcome: Some(code), personal: false });
+        self.events.push(Event {
+            at,
+            source: Source::Police,
+            kind: "OUTCOME",
+            outcome: Some(code),
+            reason: None,
+            personal: false,
+        });
     }
     /// A withdrawal at `at`: sometimes first recorded as the victim disengaging, then the outcome.
     fn withdrawal(&mut self, rng: &mut StdRng, after: i64, at: i64, code: &'static str) {
@@ -304,7 +313,19 @@ fn trial(rng: &mut StdRng, b: &mut Builder, listed: i64, complete: i64, withdraw
     let gap = (day - listed - 2 * HOUR) / (ineffective + 1);
     for i in 0..ineffective {
         let at = listed + 2 * HOUR + gap * i + (gap as f64 * rng.random_range(0.3..0.9)) as i64;
-        b.push(at, Source::Court, "TRIAL_INEFFECTIVE");
+        let mut u = rng.random::<f64>();
+        let reason = targets::INEFFECTIVE_REASONS.iter().find(|(_, share)| {
+            u -= share;
+            u < 0.0
+        });
+        b.events.push(Event {
+            at,
+            source: Source::Court,
+            kind: "TRIAL_INEFFECTIVE",
+            outcome: None,
+            reason: reason.map(|r| r.0),
+            personal: false,
+        });
         b.push(at + HOUR, Source::Court, "TRIAL_LISTED");
     }
     match last {

@@ -207,7 +207,7 @@ pub fn write_event(
     let received =
         if e.source == Source::Court { time(at + rng.random_range(2 * 3_600..72 * 3_600)) } else { String::new() };
     let id = format!("GEN{prefix}-{:07}-{seq:09}", case.n);
-    let row: [&str; 9] = [
+    let row: [&str; 10] = [
         &id,
         e.kind,
         &time(at),
@@ -217,6 +217,7 @@ pub fn write_event(
         ref_type,
         value,
         if e.personal { &case.victim_key } else { "" },
+        e.reason.unwrap_or(""),
     ];
     w.write_record(row)?;
     Ok(())

@@ -35,6 +35,24 @@ pub const AREAS: [(&str, f64); 5] = [
 pub const ETHNICITY_MISSING: f64 = 0.70;
 /// Trials listed that did not go ahead (national Crown Court, 2023).
 pub const TRIALS_INEFFECTIVE: f64 = 0.27;
+/// Reason codes of ineffective listings and their shares, the rest unrecorded. Illustrative, not
+/// calibrated: no published split by code is in DOMAIN.md; the prosecution's M-series (witness
+/// absent among them) and the court's listing reasons are the largest groups, as in the
+/// Crown Court's published rankings.
+pub const INEFFECTIVE_REASONS: [(&str, f64); 12] = [
+    ("M1", 0.20),
+    ("M2", 0.10),
+    ("W3", 0.15),
+    ("W1", 0.12),
+    ("S1", 0.08),
+    ("W2", 0.05),
+    ("Q1", 0.05),
+    ("U1", 0.05),
+    ("S2", 0.04),
+    ("W5", 0.03),
+    ("S3", 0.03),
+    ("X", 0.02),
+];
 /// CPS referral to charging decision, mean days (London): all, other sexual offences, rape.
 pub const REFERRAL_DAYS: f64 = 37.0;
 pub const REFERRAL_DAYS_SEXUAL: f64 = 130.0;

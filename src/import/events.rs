@@ -31,6 +31,7 @@ pub(super) struct EventRow {
     occurred_at: DateTime<Utc>,
     received_at: Option<DateTime<Utc>>,
     outcome_code: Option<String>,
+    reason_code: Option<String>,
     agency: String,
     ref_type: RefType,
     value: String,
@@ -204,6 +205,7 @@ impl EventLoader {
             occurred_at: r.occurred_at,
             received_at: r.received_at,
             outcome_code: r.outcome_code,
+            reason_code: r.reason_code,
             case_ref: Some(label),
             victim_ref,
             case_id,
@@ -361,7 +363,8 @@ fn check(v: Vec<Option<String>>, codes: &HashSet<String>, now: DateTime<Utc>) ->
         ref_type,
         ref_value,
         victim_key,
-    ]: [Option<String>; 9] = v.try_into().map_err(|_| "wrong column count".to_owned())?;
+        reason_code,
+    ]: [Option<String>; 10] = v.try_into().map_err(|_| "wrong column count".to_owned())?;
     let required = |v: Option<String>, name: &str| v.ok_or_else(|| format!("{name} is required"));
     let source_event_id = required(source_event_id, "source_event_id")?;
     if source_event_id.chars().count() > 100 || source_event_id.chars().any(char::is_control) {
@@ -379,6 +382,9 @@ fn check(v: Vec<Option<String>>, codes: &HashSet<String>, now: DateTime<Utc>) ->
             return Err(format!("outcome_code: {c} is not a Home Office outcome code"));
         }
         _ => {}
+    }
+    if let Some(why) = reason_code.as_deref().and_then(|c| crate::journeys::service::reason_fault(&event_type, c)) {
+        return Err(format!("reason_code: {why}"));
     }
     let occurred_at = time(&required(occurred_at, "occurred_at")?, "occurred_at")?;
     if occurred_at > now + Duration::minutes(5) {
@@ -416,6 +422,7 @@ fn check(v: Vec<Option<String>>, codes: &HashSet<String>, now: DateTime<Utc>) ->
         occurred_at,
         received_at,
         outcome_code,
+        reason_code,
         agency,
         ref_type,
         value,

@@ -72,6 +72,7 @@ pub const EVENT_COLUMNS: &[&str] = &[
     "ref_type",
     "ref_value",
     "victim_key",
+    "reason_code",
 ];
 
 /// One record: its first line number, its text as in the file, and its values in the order of

@@ -48,6 +48,10 @@ pub struct EventInput {
     pub received_at: Option<DateTime<Utc>>,
     /// Home Office outcome code (`GET /api/v1/reference/outcome-codes`).
     pub outcome_code: Option<String>,
+    /// `TRIAL_INEFFECTIVE` only: the HMCTS reason the listing did not go ahead (W1–W5, X, Q1–Q3,
+    /// R, S1–S4, T, U1, U2, V, Y, Z, or the prosecution's M and one or two digits).
+    #[schema(pattern = r"^(W[1-5]|X|Q[1-3]|R|S[1-4]|T|U[12]|V|Y|Z|M[0-9]{1,2})$")]
+    pub reason_code: Option<String>,
     pub case: CaseKey,
     /// The hub reference of the one victim it concerns; otherwise every victim on the case.
     pub victim: Option<String>,
@@ -98,6 +102,7 @@ pub struct EventView {
     pub source_event_id: String,
     pub event_type: String,
     pub outcome_code: Option<String>,
+    pub reason_code: Option<String>,
     pub occurred_at: DateTime<Utc>,
     pub received_at: Option<DateTime<Utc>>,
     pub status: EventStatus,
@@ -115,6 +120,7 @@ impl From<journey_events::Model> for EventView {
             source_event_id: m.source_event_id,
             event_type: m.event_type,
             outcome_code: m.outcome_code,
+            reason_code: m.reason_code,
             occurred_at: m.occurred_at,
             received_at: m.received_at,
             status: m.status,

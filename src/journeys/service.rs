@@ -97,6 +97,9 @@ async fn check(db: &impl ConnectionTrait, user: &Principal, batch: &BatchInput, 
             }
             _ => {}
         }
+        if let Some(why) = e.reason_code.as_deref().and_then(|c| reason_fault(&e.event_type, c)) {
+            errors.push(FieldError::body(at("reason_code"), "invalid_value", why));
+        }
         if e.occurred_at > now + Duration::minutes(5) {
             errors.push(FieldError::body(at("occurred_at"), "in_future", "must not be in the future"));
         }
@@ -125,6 +128,17 @@ async fn check(db: &impl ConnectionTrait, user: &Principal, batch: &BatchInput, 
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(AppError::validation(errors)) }
+}
+
+/// Why `code` cannot be the reason code of an event of `event_type`, if it cannot.
+#[must_use]
+pub fn reason_fault(event_type: &str, code: &str) -> Option<String> {
+    if event_type != "TRIAL_INEFFECTIVE" {
+        return Some("only a TRIAL_INEFFECTIVE event carries a reason code".into());
+    }
+    stages::ineffective_reason(code)
+        .is_none()
+        .then(|| format!("{code} is not an ineffective-trial reason code (W1-W5, X, Q1-Q3, R, S1-S4, T, U1, U2, V, Y, Z, or M and one or two digits)"))
 }
 
 /// Where an event's case is, or why it cannot be found.
@@ -217,6 +231,7 @@ pub async fn ingest(db: &Db, user: &Principal, batch: &BatchInput, now: DateTime
             superseded_by: None,
             created_at: now,
             created_by: user.sub.clone(),
+            reason_code: e.reason_code.clone(),
         };
         let row = journey_events::Entity::insert(row.into_active_model()).exec_with_returning(&tx).await?;
         if let Some(c) = &e.correction {
@@ -406,6 +421,7 @@ pub fn fact(e: &journey_events::Model) -> EventFact {
     EventFact {
         event_type: e.event_type.clone(),
         outcome_code: e.outcome_code.clone(),
+        reason_code: e.reason_code.clone(),
         occurred_at: e.occurred_at,
         received_at: e.received_at,
         seq: e.id,
@@ -430,6 +446,7 @@ pub fn journey_row(
     }
     let (withdrawal_phase, flow_path, trial_result) =
         (d.withdrawal_phase().map(str::to_owned), d.flow_path(), d.trial_result.map(str::to_owned));
+    let ineffective_reasons = (!d.ineffective_reasons.is_empty()).then(|| d.ineffective_reasons.join(">"));
     journeys::Model {
         case_id,
         victim_id,
@@ -460,6 +477,7 @@ pub fn journey_row(
         withdrawal_phase,
         flow_path,
         rev: 0,
+        ineffective_reasons,
     }
 }
 
@@ -503,6 +521,7 @@ pub async fn upsert_journeys(db: &impl ConnectionTrait, mut rows: Vec<journeys::
         J::WithdrawalPhase,
         J::FlowPath,
         J::Rev,
+        J::IneffectiveReasons,
     ];
     bulk::insert(db, &rows, OnConflict::Update { key: &[J::CaseId, J::VictimId], columns: &derived }).await?;
     Ok(())

@@ -102,11 +102,77 @@ pub fn trigger_for(event_type: &str, outcome: Option<&str>) -> Option<&'static s
     })
 }
 
+/// Who an ineffective trial's reason code puts it down to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    Court,
+    Defence,
+    Prosecution,
+    Other,
+}
+
+impl Party {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Party::Court => "court",
+            Party::Defence => "defence",
+            Party::Prosecution => "prosecution",
+            Party::Other => "other",
+        }
+    }
+}
+
+/// HMCTS ineffective-trial reason codes (DOMAIN.md §3.2). The prosecution's M-series is taken as
+/// `M` and one or two digits: its published list is incomplete in the domain notes, so those
+/// codes are accepted and reported under their code until the board agrees their names.
+const INEFFECTIVE_REASONS: &[(&str, Party, &str)] = &[
+    ("W1", Party::Court, "Another case over-ran"),
+    ("W2", Party::Court, "Judge or magistrate unavailable (illness etc.)"),
+    ("W3", Party::Court, "Case not reached or floater not reached"),
+    ("W4", Party::Court, "Equipment or accommodation failure"),
+    ("X", Party::Court, "Insufficient jurors available"),
+    ("Q1", Party::Defence, "Defence not ready: disclosure problems (including late alibi notice)"),
+    ("Q2", Party::Defence, "Defence not ready: other (including no instructions)"),
+    ("Q3", Party::Defence, "Defence asked for an additional prosecution witness to attend"),
+    ("R", Party::Defence, "Defence witness absent"),
+    ("S1", Party::Defence, "Defendant absent: the court would not proceed in absence"),
+    ("S2", Party::Defence, "Defendant ill or otherwise unfit to proceed"),
+    ("S4", Party::Defence, "Defendant absent: not notified of the place and time"),
+    ("T", Party::Defence, "Defence increased its time estimate: no time for the trial to start"),
+    ("U1", Party::Defence, "Defence advocate engaged in another trial"),
+    ("U2", Party::Defence, "Defence advocate failed to attend"),
+    ("V", Party::Defence, "Defendant dismissed their advocate"),
+    ("S3", Party::Other, "Defendant not produced by the prisoner escort service"),
+    ("W5", Party::Other, "No interpreter available"),
+    ("Y", Party::Other, "Outstanding cases in a magistrates' court"),
+    ("Z", Party::Other, "Outstanding cases at another Crown Court centre"),
+];
+
+/// An ineffective-trial reason code's party and name, or `None` for a code that is not one.
+#[must_use]
+pub fn ineffective_reason(code: &str) -> Option<(Party, String)> {
+    if let Some((_, party, name)) = INEFFECTIVE_REASONS.iter().find(|(c, ..)| *c == code) {
+        return Some((*party, (*name).to_owned()));
+    }
+    let digits = code.strip_prefix('M')?;
+    (!digits.is_empty() && digits.len() <= 2 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| (Party::Prosecution, format!("Prosecution reason {code}")))
+}
+
+/// The codes of [`ineffective_reason`], for the generator and the spec.
+#[must_use]
+pub fn ineffective_reason_codes() -> Vec<&'static str> {
+    INEFFECTIVE_REASONS.iter().map(|(c, ..)| *c).collect()
+}
+
 /// One event as the derivation sees it.
 #[derive(Debug, Clone)]
 pub struct EventFact {
     pub event_type: String,
     pub outcome_code: Option<String>,
+    /// A `TRIAL_INEFFECTIVE` listing's reason code.
+    pub reason_code: Option<String>,
     pub occurred_at: DateTime<Utc>,
     pub received_at: Option<DateTime<Utc>>,
     /// Tie-break for events at the same instant: the order they arrived in.
@@ -127,6 +193,8 @@ pub struct Derived {
     pub ended_at: Option<DateTime<Utc>>,
     pub action_plan_count: i32,
     pub ineffective_count: i32,
+    /// The recorded reason codes of the ineffective listings, in order.
+    pub ineffective_reasons: Vec<String>,
     pub final_outcome: Option<String>,
     pub withdrawn: bool,
     pub withdrawal_stage: Option<String>,
@@ -242,7 +310,10 @@ pub fn derive(events: &[EventFact], victim_outcomes: &[String]) -> Derived {
             "VERDICT" | "ACQUITTED" => d.verdict_at = d.verdict_at.or(Some(e.occurred_at)),
             "SENTENCE" => d.sentenced_at = d.sentenced_at.or(Some(e.occurred_at)),
             "ACTION_PLAN" => d.action_plan_count += 1,
-            "TRIAL_INEFFECTIVE" => d.ineffective_count += 1,
+            "TRIAL_INEFFECTIVE" => {
+                d.ineffective_count += 1;
+                d.ineffective_reasons.extend(e.reason_code.clone());
+            }
             "ARREST_INTERVIEW" => d.arrested_at = d.arrested_at.or(Some(e.occurred_at)),
             "CPS_PRECHARGE" => d.cps_referred_at = d.cps_referred_at.or(Some(e.occurred_at)),
             "SUPPORT_REFERRED" => d.support_referred_at = d.support_referred_at.or(Some(e.occurred_at)),
@@ -287,6 +358,7 @@ mod tests {
         EventFact {
             event_type: t.into(),
             outcome_code: outcome.map(str::to_owned),
+            reason_code: None,
             occurred_at: format!("2026-01-{day:02}T10:00:00Z").parse().unwrap(),
             received_at: None,
             seq: uuid::Uuid::now_v7(),
@@ -325,7 +397,7 @@ mod tests {
 
     #[test]
     fn loops_are_counted_and_the_furthest_stage_kept() {
-        let events = vec![
+        let mut events = vec![
             ev("CHARGED", None, 1),
             ev("TRIAL_LISTED", None, 2),
             ev("TRIAL_INEFFECTIVE", None, 3),
@@ -333,14 +405,26 @@ mod tests {
             ev("TRIAL_INEFFECTIVE", None, 5),
             ev("TRIAL_LISTED", None, 6),
             ev("SUPPORT_REFERRED", None, 7),
+            ev("TRIAL_INEFFECTIVE", None, 8),
+            ev("TRIAL_LISTED", None, 9),
         ];
+        events[4].reason_code = Some("M3".into());
+        events[7].reason_code = Some("W1".into());
+        // Arrival order is not the order they happened in.
+        events.reverse();
         let d = derive(&events, &[]);
-        assert_eq!(d.ineffective_count, 2);
+        assert_eq!(d.ineffective_count, 3);
+        assert_eq!(d.ineffective_reasons, ["M3", "W1"], "in the order they happened; the unrecorded one left out");
         assert_eq!(d.current_stage.as_deref(), Some("TRIAL_LISTED"));
         assert_eq!(d.furthest_stage.as_deref(), Some("TRIAL_LISTED"));
         assert!(!d.withdrawn);
         assert_eq!(d.trial_listed_at, Some("2026-01-02T10:00:00Z".parse().unwrap()));
         assert_eq!(d.flow_path().as_deref(), Some("CHARGED>TRIAL_LISTED>OPEN"));
+        assert_eq!(ineffective_reason("W5").map(|r| r.0), Some(Party::Other));
+        assert_eq!(ineffective_reason("M12"), Some((Party::Prosecution, "Prosecution reason M12".into())));
+        assert_eq!(ineffective_reason("M"), None);
+        assert_eq!(ineffective_reason("M123"), None);
+        assert_eq!(ineffective_reason("w1"), None);
         assert_eq!(d.withdrawal_phase(), None);
     }
 

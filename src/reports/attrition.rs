@@ -796,6 +796,16 @@ pub fn timeliness_figures(s: &Selection<'_>, threshold: u64, now: DateTime<Utc>)
 // ---- Trials ---------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IneffectiveReason {
+    /// An HMCTS reason code (DOMAIN.md §3.2), or `unrecorded`.
+    pub code: String,
+    /// `court`, `defence`, `prosecution`, `other` or `unrecorded`.
+    pub party: String,
+    pub label: String,
+    pub listings: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TrialsReport {
     /// Journeys with a trial listed.
     pub journeys_with_trial: Option<u64>,
@@ -807,8 +817,9 @@ pub struct TrialsReport {
     pub effective_rate: Option<f64>,
     pub cracked_rate: Option<f64>,
     pub ineffective_rate: Option<f64>,
-    /// Agency feeds carry no ineffective-trial reason codes yet, so none are reported.
-    pub ineffective_reasons: Vec<String>,
+    /// Ineffective listings by the reason the court recorded (they add up to `ineffective`),
+    /// most frequent first; listings without a code count under `unrecorded`.
+    pub ineffective_reasons: Vec<IneffectiveReason>,
     pub suppression: Suppression,
     pub as_of: DateTime<Utc>,
 }
@@ -831,27 +842,58 @@ pub fn trials_figures(s: &Selection<'_>, threshold: u64, now: DateTime<Utc>) -> 
     let id = |name: &str| s.facts.names.get(name).map(|id| id as u16);
     let (effective_id, cracked_id) = (id("effective"), id("cracked"));
     let (mut journeys, mut effective, mut cracked, mut ineffective) = (0, 0, 0, 0);
+    let mut by_list = vec![0u64; s.facts.reasons.len()];
     for f in s.rows().filter(|f| f.bits & bits::TRIAL_LISTED != 0) {
         journeys += 1;
         effective += u64::from(effective_id == Some(f.trial_result));
         cracked += u64::from(cracked_id == Some(f.trial_result));
         ineffective += f.ineffective.max(0) as u64;
+        by_list[f.reasons as usize] += 1;
     }
-    trials_from(journeys, effective, cracked, ineffective, threshold, now)
+    let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
+    for (id, &n) in by_list.iter().enumerate().filter(|(id, n)| *id > 0 && **n > 0) {
+        for code in s.facts.reasons.name(id as u32).unwrap_or_default().split('>') {
+            *reasons.entry(code).or_default() += n;
+        }
+    }
+    let mut reasons: Vec<(String, u64)> = reasons.into_iter().map(|(c, n)| (c.to_owned(), n)).collect();
+    let recorded: u64 = reasons.iter().map(|r| r.1).sum();
+    if ineffective > recorded {
+        reasons.push((UNRECORDED.to_owned(), ineffective - recorded));
+    }
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    trials_from(journeys, effective, cracked, ineffective, &reasons, threshold, now)
 }
+
+/// The reason of ineffective listings without a code.
+const UNRECORDED: &str = "unrecorded";
 
 fn trials_from(
     journeys: u64,
     effective: u64,
     cracked: u64,
     ineffective: u64,
+    reasons: &[(String, u64)],
     threshold: u64,
     now: DateTime<Utc>,
 ) -> TrialsReport {
     let listings = effective + cracked + ineffective;
-    // The three outcomes add up to the listings.
-    let values = [effective, cracked, ineffective, listings, journeys];
-    let hidden = suppress(&values, &[vec![0, 1, 2, 3]], threshold);
+    // The three outcomes add up to the listings, and the reasons to the ineffective ones.
+    let mut values = vec![effective, cracked, ineffective, listings, journeys];
+    values.extend(reasons.iter().map(|r| r.1));
+    let by_reason: Vec<usize> = [2].into_iter().chain(5..values.len()).collect();
+    let hidden = suppress(&values, &[vec![0, 1, 2, 3], by_reason], threshold);
+    let ineffective_reasons = reasons
+        .iter()
+        .enumerate()
+        .map(|(i, (code, n))| {
+            let (party, label) = stages::ineffective_reason(code).map_or_else(
+                || (UNRECORDED.to_owned(), "No reason recorded".to_owned()),
+                |(party, label)| (party.as_str().to_owned(), label),
+            );
+            IneffectiveReason { code: code.clone(), party, label, listings: (!hidden[5 + i]).then_some(*n) }
+        })
+        .collect();
     let shown = |i: usize| (!hidden[i]).then_some(values[i]);
     let rate = |i: usize| {
         (!hidden[i] && !hidden[3] && listings >= RATE_MIN_DENOMINATOR).then(|| values[i] as f64 / listings as f64)
@@ -865,7 +907,7 @@ fn trials_from(
         effective_rate: rate(0),
         cracked_rate: rate(1),
         ineffective_rate: rate(2),
-        ineffective_reasons: Vec::new(),
+        ineffective_reasons,
         suppression: Suppression::new(threshold, hidden.iter().filter(|h| **h).count() as u64),
         as_of: now,
     }
@@ -955,12 +997,17 @@ impl Csv for TimelinessReport {
 
 impl Csv for TrialsReport {
     fn csv(&self) -> String {
-        let rows = vec![
+        let mut rows = vec![
             vec!["listings".into(), cell(self.listings), String::new()],
             vec!["effective".into(), cell(self.effective), cell(self.effective_rate)],
             vec!["cracked".into(), cell(self.cracked), cell(self.cracked_rate)],
             vec!["ineffective".into(), cell(self.ineffective), cell(self.ineffective_rate)],
         ];
+        rows.extend(
+            self.ineffective_reasons
+                .iter()
+                .map(|r| vec![format!("ineffective:{}", r.code), cell(r.listings), String::new()]),
+        );
         csv_of(&["outcome", "count", "rate_of_listings"], rows)
     }
 }

@@ -47,6 +47,8 @@ pub struct Fact {
     pub trial_result: u16,
     /// An id in [`Facts::paths`] (0: none).
     pub path: u32,
+    /// An id in [`Facts::reasons`]: the ineffective listings' reason codes (0: none recorded).
+    pub reasons: u32,
     /// Bit i: the case carries priority flag [`Facts::flags`]\[i].
     pub priority: u64,
     pub ineffective: i32,
@@ -139,6 +141,8 @@ pub struct Facts {
     free: Vec<u32>,
     pub names: Names,
     pub paths: Names,
+    /// Lists of ineffective-trial reason codes, as `W1>M3`.
+    pub reasons: Names,
     pub flags: Names,
     /// The next refresh reads changes numbered from here; none before the first load.
     since: Option<i64>,
@@ -178,8 +182,8 @@ const SELECT: &str = "SELECT j.case_id, j.victim_id, c.date_reported, c.area_cod
      CAST(c.priority_flags AS TEXT), c.relationship, c.location_type, v.sex, v.date_of_birth, v.ethnicity, \
      v.disability, v.enhanced_rights, j.flow_path, j.support_referred_at, j.withdrawn, j.withdrawn_at, \
      j.reported_at, j.withdrawal_phase, j.charged_at, j.trial_listed_at, j.trial_result, j.ineffective_count, \
-     j.arrested_at, j.cps_referred_at, j.decision_at, j.first_hearing_at, j.trial_started_at, j.court_outcome_at \
-     FROM journeys j JOIN cases c ON c.id = j.case_id JOIN victims v ON v.id = j.victim_id";
+     j.arrested_at, j.cps_referred_at, j.decision_at, j.first_hearing_at, j.trial_started_at, j.court_outcome_at, \
+     j.ineffective_reasons FROM journeys j JOIN cases c ON c.id = j.case_id JOIN victims v ON v.id = j.victim_id";
 
 /// Where each interval's ends are among the columns above.
 const INTERVAL_COLUMNS: [(usize, usize); INTERVALS.len()] = [(17, 23), (24, 25), (19, 26), (19, 27), (20, 28)];
@@ -284,6 +288,7 @@ impl Facts {
             phase: name(18)?,
             trial_result: name(21)?,
             path: self.paths.id(text(13)?.as_deref()),
+            reasons: self.reasons.id(text(29)?.as_deref()),
             priority,
             ineffective: r.try_get_by_index(22)?,
             to_withdrawal: if withdrawn { days(time(17)?, time(16)?) } else { NONE },
@@ -529,6 +534,7 @@ mod tests {
             phase: 0,
             trial_result: 0,
             path: 0,
+            reasons: 0,
             priority: 0,
             ineffective: 0,
             to_withdrawal: NONE,

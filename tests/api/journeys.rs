@@ -188,9 +188,27 @@ db_test!(liaisons_send_only_their_own_agencys_events_and_bad_batches_write_nothi
     bad["occurred_at"] = json!("2030-01-01T00:00:00Z");
     let mut outcome = event(&f, "X4", "OUTCOME", 3);
     outcome["outcome_code"] = json!("99");
-    let r = send(&app, &liaison(&app), vec![event(&f, "X2", "REPORTED", 1), bad, outcome]).await;
+    let mut not_a_reason = event(&f, "X6", "TRIAL_INEFFECTIVE", 4);
+    not_a_reason["reason_code"] = json!("W9");
+    let mut reason_elsewhere = event(&f, "X7", "TRIAL_LISTED", 4);
+    reason_elsewhere["reason_code"] = json!("W1");
+    let r = send(
+        &app,
+        &liaison(&app),
+        vec![event(&f, "X2", "REPORTED", 1), bad, outcome, not_a_reason, reason_elsewhere],
+    )
+    .await;
     r.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed");
-    assert_eq!(r.fields(), ["/events/1/event_type", "/events/1/occurred_at", "/events/2/outcome_code"]);
+    assert_eq!(
+        r.fields(),
+        [
+            "/events/1/event_type",
+            "/events/1/occurred_at",
+            "/events/2/outcome_code",
+            "/events/3/reason_code",
+            "/events/4/reason_code"
+        ]
+    );
     let unknown_field = app
         .post(
             &liaison(&app),
@@ -286,6 +304,8 @@ db_test!(a_rebuild_gives_exactly_the_journeys_kept_up_to_date_as_events_landed, 
             "CHARGED",
             "FIRST_HEARING",
             "TRIAL_LISTED",
+            "TRIAL_INEFFECTIVE:W3",
+            "TRIAL_LISTED",
             "TRIAL_INEFFECTIVE",
             "TRIAL_LISTED",
             "TRIAL_EFFECTIVE",
@@ -311,8 +331,10 @@ db_test!(a_rebuild_gives_exactly_the_journeys_kept_up_to_date_as_events_landed, 
         for (i, step) in path.iter().take(steps).enumerate() {
             let (t, code) = step.split_once(':').map_or((*step, None), |(t, c)| (t, Some(c)));
             let mut e = event(&f, &format!("RB-{c}-{i}"), t, 1 + i as u32 * 2);
-            if let Some(code) = code {
-                e["outcome_code"] = json!(code);
+            match code {
+                Some(code) if t == "TRIAL_INEFFECTIVE" => e["reason_code"] = json!(code),
+                Some(code) => e["outcome_code"] = json!(code),
+                None => {}
             }
             events.push(e);
         }

@@ -20,6 +20,8 @@ struct Truth {
     offence_group: String,
     relationship: String,
     events: Vec<(DateTime<Utc>, String, Option<String>)>,
+    /// The reason codes the court gave its ineffective listings.
+    reasons: Vec<String>,
 }
 
 impl Truth {
@@ -51,7 +53,10 @@ fn truth(dir: &Path) -> BTreeMap<String, Truth> {
     for r in intake.records() {
         let r = r.unwrap();
         let relationship = if r[rel].is_empty() { "missing".to_owned() } else { r[rel].to_owned() };
-        out.insert(r[cr].to_owned(), Truth { offence_group: r[og].to_owned(), relationship, events: Vec::new() });
+        out.insert(
+            r[cr].to_owned(),
+            Truth { offence_group: r[og].to_owned(), relationship, events: Vec::new(), reasons: Vec::new() },
+        );
         if !r[urn].is_empty() {
             by_urn.insert(r[urn].to_owned(), r[cr].to_owned());
         }
@@ -63,7 +68,11 @@ fn truth(dir: &Path) -> BTreeMap<String, Truth> {
             let (event_type, at, outcome, ref_type, value) = (&r[1], &r[2], &r[4], &r[6], &r[7]);
             let key = if ref_type == "cps_urn" { by_urn[value].clone() } else { value.to_owned() };
             let outcome = (!outcome.is_empty()).then(|| outcome.to_owned());
-            out.get_mut(&key).unwrap().events.push((at.parse().unwrap(), event_type.to_owned(), outcome));
+            let t = out.get_mut(&key).unwrap();
+            t.events.push((at.parse().unwrap(), event_type.to_owned(), outcome));
+            if event_type == "TRIAL_INEFFECTIVE" && !r[9].is_empty() {
+                t.reasons.push(r[9].to_owned());
+            }
         }
     }
     out
@@ -185,6 +194,21 @@ db_test!(attrition_figures_equal_an_independent_count_of_the_extracts, |app: Tes
     check_count(&trials.body["effective"], effective, "effective");
     check_count(&trials.body["cracked"], cracked, "cracked");
     check_count(&trials.body["ineffective"], ineffective, "ineffective");
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for t in &listed {
+        for r in &t.reasons {
+            *reasons.entry(r.clone()).or_default() += 1;
+        }
+    }
+    let recorded: u64 = reasons.values().sum();
+    assert!(recorded > 0 && recorded < ineffective, "the sample has listings with and without a reason");
+    reasons.insert("unrecorded".into(), ineffective - recorded);
+    let shown = trials.body["ineffective_reasons"].as_array().unwrap();
+    assert_eq!(shown.len(), reasons.len(), "one row per reason: {shown:?}");
+    for row in shown {
+        let code = row["code"].as_str().unwrap();
+        check_count(&row["listings"], reasons[code], &format!("ineffective listings for {code}"));
+    }
 
     // CSV of the same figures.
     let csv = app.get(&analyst, "/api/v1/reports/attrition/rates?by=offence_group&format=csv").await;

@@ -339,6 +339,14 @@ pub fn render(pack: &BoardPack) -> Vec<u8> {
         vec!["All listings".to_owned(), show_count(t.listings), String::new()],
     ];
     d.table(&["Outcome", "Listings", "Share of listings"], &rows, 110.0);
+    if !t.ineffective_reasons.is_empty() {
+        let rows: Vec<Vec<String>> = t
+            .ineffective_reasons
+            .iter()
+            .map(|r| vec![r.label.clone(), r.code.clone(), r.party.clone(), show_count(r.listings)])
+            .collect();
+        d.table(&["Ineffective: reason", "Code", "Down to", "Listings"], &rows, 70.0);
+    }
 
     d.heading("Compliance", 12.0);
     let rows: Vec<Vec<String>> = pack

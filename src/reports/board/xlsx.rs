@@ -186,6 +186,12 @@ pub fn render(pack: &BoardPack) -> Result<Vec<u8>, XlsxError> {
         vec![text("Journeys with a trial listed"), Cell::Count(t.journeys_with_trial), Cell::Rate(None)],
     ];
     sheet(&mut wb, &f, "Trials", &["Outcome", "Listings", "Share of listings"], rows)?;
+    let rows = t
+        .ineffective_reasons
+        .iter()
+        .map(|r| vec![text(r.code.clone()), text(r.label.clone()), text(r.party.clone()), Cell::Count(r.listings)])
+        .collect();
+    sheet(&mut wb, &f, "Ineffective reasons", &["Code", "Reason", "Down to", "Listings"], rows)?;
 
     let rows = pack
         .compliance
