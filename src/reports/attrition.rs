@@ -318,6 +318,11 @@ pub(crate) async fn begin(
 ) -> AppResult<()> {
     user.require(&[Role::Analyst, Role::Supervisor, Role::Admin])?;
     check_period(p)?;
+    audit(db, user, name, now).await
+}
+
+/// The audit record of a report call, committed.
+async fn audit(db: &Db, user: &Principal, name: &str, now: DateTime<Utc>) -> AppResult<()> {
     let event = Event::new(AuditAction::Read, "report").resource(name).fields(["aggregates"]);
     // Committed: a write transaction dropped without a commit rolls back, audit record and all.
     let tx = db.begin_write().await?;
@@ -336,6 +341,23 @@ impl Selection<'_> {
     fn rows(&self) -> impl Iterator<Item = &Fact> {
         self.facts.select(&self.filter)
     }
+}
+
+/// The report call's checks, then its audit record committed while the journeys it reads are
+/// brought up to date and selected (the answer waits for both; the figures need no audit).
+pub async fn audited_select<'a>(
+    db: &Db,
+    cache: &'a FactCache,
+    user: &Principal,
+    p: &ReportParams,
+    name: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Selection<'a>> {
+    user.require(&[Role::Analyst, Role::Supervisor, Role::Admin])?;
+    check_period(p)?;
+    let (audited, selected) = tokio::join!(audit(db, user, name, now), select(db, cache, p));
+    audited?;
+    selected
 }
 
 /// The journeys the filters `p` select, as of the last committed write.
@@ -400,8 +422,8 @@ pub async fn flow(
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<FlowReport> {
-    begin(db, user, p, "attrition-flow", now).await?;
-    Ok(flow_figures(&select(db, cache, p).await?, threshold, now))
+    let selected = audited_select(db, cache, user, p, "attrition-flow", now).await?;
+    Ok(flow_figures(&selected, threshold, now))
 }
 
 /// The flow's figures, unaudited: for callers that audited the call themselves (the board pack).
@@ -551,8 +573,8 @@ pub async fn rates(
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<RatesReport> {
-    begin(db, user, p, "attrition-rates", now).await?;
-    Ok(rates_figures(&select(db, cache, p).await?, p, threshold, now))
+    let selected = audited_select(db, cache, user, p, "attrition-rates", now).await?;
+    Ok(rates_figures(&selected, p, threshold, now))
 }
 
 /// The rates' figures by `p.by`, unaudited (see [`flow_figures`]).
@@ -755,8 +777,8 @@ pub async fn timeliness(
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<TimelinessReport> {
-    begin(db, user, p, "timeliness", now).await?;
-    Ok(timeliness_figures(&select(db, cache, p).await?, threshold, now))
+    let selected = audited_select(db, cache, user, p, "timeliness", now).await?;
+    Ok(timeliness_figures(&selected, threshold, now))
 }
 
 /// The intervals, unaudited (see [`flow_figures`]).
@@ -832,8 +854,8 @@ pub async fn trials(
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<TrialsReport> {
-    begin(db, user, p, "trials", now).await?;
-    Ok(trials_figures(&select(db, cache, p).await?, threshold, now))
+    let selected = audited_select(db, cache, user, p, "trials", now).await?;
+    Ok(trials_figures(&selected, threshold, now))
 }
 
 /// The trials' figures, unaudited (see [`flow_figures`]).
