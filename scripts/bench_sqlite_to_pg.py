@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-TABLES = ["teams", "agencies", "victims", "cases", "case_victims", "journeys", "withdrawals"]
+TABLES = ["teams", "agencies", "victims", "cases", "case_victims", "journeys", "withdrawals", "contact_schedule"]
 ROWS_PER_WRITE = 20_000
 
 
