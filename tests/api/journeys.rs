@@ -192,12 +192,9 @@ db_test!(liaisons_send_only_their_own_agencys_events_and_bad_batches_write_nothi
     not_a_reason["reason_code"] = json!("W9");
     let mut reason_elsewhere = event(&f, "X7", "TRIAL_LISTED", 4);
     reason_elsewhere["reason_code"] = json!("W1");
-    let r = send(
-        &app,
-        &liaison(&app),
-        vec![event(&f, "X2", "REPORTED", 1), bad, outcome, not_a_reason, reason_elsewhere],
-    )
-    .await;
+    let r =
+        send(&app, &liaison(&app), vec![event(&f, "X2", "REPORTED", 1), bad, outcome, not_a_reason, reason_elsewhere])
+            .await;
     r.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed");
     assert_eq!(
         r.fields(),

@@ -295,13 +295,16 @@ pub fn render(pack: &BoardPack) -> String {
             vec![text("All listings"), num(show_count(t.listings)), num(String::new())],
         ],
     );
-    let _ = write!(out, "<p class=\"meta\">{} journeys had a trial listed.</p>", esc(&show_count(t.journeys_with_trial)));
+    let _ =
+        write!(out, "<p class=\"meta\">{} journeys had a trial listed.</p>", esc(&show_count(t.journeys_with_trial)));
     if !t.ineffective_reasons.is_empty() {
         out.push_str("<h3>Why listings were ineffective</h3>");
         let rows: Vec<Vec<(String, bool)>> = t
             .ineffective_reasons
             .iter()
-            .map(|r| vec![text(r.code.clone()), text(r.label.clone()), text(r.party.clone()), num(show_count(r.listings))])
+            .map(|r| {
+                vec![text(r.code.clone()), text(r.label.clone()), text(r.party.clone()), num(show_count(r.listings))]
+            })
             .collect();
         table(&mut out, &["Code", "Reason", "Down to", "Listings"], &rows);
     }
