@@ -164,14 +164,15 @@ impl FactCache {
     }
 }
 
+/// On SQLite: one more than the largest change number so far (as migration 000012's triggers say).
+const SQLITE_NEXT_REV: &str = "SELECT MAX(COALESCE((SELECT MAX(rev) FROM journeys), 0), \
+     COALESCE((SELECT MAX(rev) FROM journey_tombstones), 0)) + 1 AS rev";
+
 /// The change number the journeys written in this transaction get (migration 000012).
 pub async fn next_rev(db: &impl ConnectionTrait) -> AppResult<i64> {
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => "SELECT pg_current_xact_id()::text::bigint AS rev",
-        _ => {
-            "SELECT MAX(COALESCE((SELECT MAX(rev) FROM journeys), 0), \
-             COALESCE((SELECT MAX(rev) FROM journey_tombstones), 0)) + 1 AS rev"
-        }
+        _ => SQLITE_NEXT_REV,
     };
     let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
     Ok(row.map(|r| r.try_get::<i64>("", "rev")).transpose()?.unwrap_or(1))
@@ -201,11 +202,8 @@ impl Facts {
         };
         let mark = match backend {
             DbBackend::Postgres => "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS rev",
-            // Every later write is numbered above the largest number now.
-            _ => {
-                "SELECT MAX(COALESCE((SELECT MAX(rev) FROM journeys), 0), \
-                 COALESCE((SELECT MAX(rev) FROM journey_tombstones), 0)) + 1 AS rev"
-            }
+            // Every later write is numbered at least this: one more than the largest now.
+            _ => SQLITE_NEXT_REV,
         };
         let next: i64 =
             tx.query_one_raw(Statement::from_string(backend, mark)).await?.map_or(Ok(0), |r| r.try_get("", "rev"))?;
