@@ -246,6 +246,7 @@ CONDITIONAL = [
     (re.compile(r"^/resolution$"), "required", "resolving an issue records its outcome (service issues)"),
     (re.compile(r"^/closed_on$"), "invalid_value", "only a closed case has closed_on (cases)"),
     (re.compile(r"^/events/\d+/case$"), "invalid_value", "a case is named by case_id or by agency, type and value"),
+    (re.compile(r"^/events/\d+/reason_code$"), "invalid_value", "only a TRIAL_INEFFECTIVE event carries a reason code"),
 ]
 
 
