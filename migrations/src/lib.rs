@@ -14,6 +14,7 @@ mod m20261124_000010_journey_flow_index;
 mod m20261124_000011_withdrawal_flags_victim_index;
 mod m20261202_000012_journey_changes;
 mod m20261202_000013_trial_reasons;
+mod m20261202_000014_victim_changes;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000011_withdrawal_flags_victim_index::Migration),
             Box::new(m20261202_000012_journey_changes::Migration),
             Box::new(m20261202_000013_trial_reasons::Migration),
+            Box::new(m20261202_000014_victim_changes::Migration),
         ]
     }
 }

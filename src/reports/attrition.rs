@@ -289,14 +289,6 @@ pub(crate) fn statement(sql: Sql, text: &str) -> Statement {
     Statement::from_sql_and_values(sql.backend, text, sql.values)
 }
 
-pub(crate) async fn rows(db: &impl ConnectionTrait, sql: Sql, text: String) -> AppResult<Vec<sea_orm::QueryResult>> {
-    Ok(db.query_all_raw(statement(sql, &text)).await?)
-}
-
-pub(crate) fn count(r: &sea_orm::QueryResult, col: &str) -> AppResult<u64> {
-    let n: Option<i64> = r.try_get("", col)?;
-    Ok(n.unwrap_or(0).max(0) as u64)
-}
 
 /// The period's ends in order.
 pub(crate) fn check_period(p: &ReportParams) -> AppResult<()> {
@@ -340,6 +332,17 @@ pub struct Selection<'a> {
 impl Selection<'_> {
     fn rows(&self) -> impl Iterator<Item = &Fact> {
         self.facts.select(&self.filter)
+    }
+
+    /// The selected journeys with their rows in [`Facts`].
+    pub fn selected_rows(&self) -> impl Iterator<Item = (u32, &Fact)> {
+        self.facts.select_rows(&self.filter)
+    }
+
+    /// Every journey held, selected or not, and the victims' records.
+    #[must_use]
+    pub fn facts(&self) -> &Facts {
+        &self.facts
     }
 }
 

@@ -11,21 +11,19 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, DbBackend};
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::attrition::{
-    Csv, RATE_MIN_DENOMINATOR, ReportParams, Suppression, begin, cell, count, csv_of, rows, scope, wilson,
+    Csv, RATE_MIN_DENOMINATOR, ReportParams, Selection, Suppression, audited_select, cell, csv_of, wilson,
 };
 use super::compliance::victim_due_dates;
+use super::facts::{FactCache, ItemKind, MISSING_ETHNICITY, NO_ROW, bits};
 use super::sdc::{is_small, suppress};
 use crate::auth::Principal;
 use crate::clock::london_date;
 use crate::db::Db;
 use crate::error::AppResult;
-use crate::vocab::{ContactState, ObligationStatus};
 
 /// One measure: how many of how many, the share and its 95% Wilson interval.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -101,205 +99,93 @@ impl Tally {
 
 pub async fn report(
     db: &Db,
+    cache: &FactCache,
     user: &Principal,
     p: &ReportParams,
     threshold: u64,
     now: DateTime<Utc>,
 ) -> AppResult<ComplianceSummary> {
-    begin(db, user, p, "compliance", now).await?;
-    figures(db.read(), p, threshold, now).await
+    let selected = audited_select(db, cache, user, p, "compliance", now).await?;
+    Ok(figures(&selected, p, threshold, now))
 }
 
-/// The figures, unaudited: for callers that audited the call themselves (the board pack).
-pub async fn figures(
-    db: &impl ConnectionTrait,
-    p: &ReportParams,
-    threshold: u64,
-    now: DateTime<Utc>,
-) -> AppResult<ComplianceSummary> {
+/// The figures over the selected journeys, counted from the in-memory journeys and their victims'
+/// records (`facts`).
+pub fn figures(s: &Selection<'_>, p: &ReportParams, threshold: u64, now: DateTime<Utc>) -> ComplianceSummary {
     let today = london_date(now);
-    let backend = db.get_database_backend();
+    let facts = s.facts();
+    let mut on_row = vec![false; facts.rows()];
+    let mut on_victim = vec![false; facts.victims().len()];
     let mut t: HashMap<&str, Tally> = HashMap::new();
-
-    // Journeys: relationship recorded, outcome 14/16, and the withdrawal records behind them.
-    let json_len = if backend == DbBackend::Postgres { "jsonb_array_length" } else { "json_array_length" };
-    let dns = "j.withdrawn AND EXISTS (SELECT 1 FROM journey_events e WHERE e.case_id = j.case_id \
-               AND (e.victim_id IS NULL OR e.victim_id = j.victim_id) AND e.status = 'linked' \
-               AND e.outcome_code IN (SELECT code FROM outcome_codes WHERE victim_does_not_support))";
-    let evidenced = format!(
-        "EXISTS (SELECT 1 FROM withdrawals w WHERE w.case_id = j.case_id AND w.victim_id = j.victim_id \
-         AND w.status <> 'rejected' AND (w.confirmed_with_victim OR {json_len}(w.evidence) > 0))"
-    );
-    let assessed = "EXISTS (SELECT 1 FROM journey_events e WHERE e.case_id = j.case_id \
-                    AND (e.victim_id IS NULL OR e.victim_id = j.victim_id) AND e.status = 'linked' \
-                    AND e.event_type = 'NEEDS_ASSESSED')";
-    let flagged = "EXISTS (SELECT 1 FROM withdrawal_flags f WHERE f.case_id = j.case_id \
-                   AND f.victim_id = j.victim_id AND f.cleared_at IS NULL)";
-    let (sql, from) = scope(db, p);
-    let text = format!(
-        "SELECT COUNT(*) AS journeys, \
-         SUM(CASE WHEN c.relationship IS NULL THEN 1 ELSE 0 END) AS no_relationship, \
-         SUM(CASE WHEN {dns} THEN 1 ELSE 0 END) AS dns, \
-         SUM(CASE WHEN {dns} AND {evidenced} THEN 1 ELSE 0 END) AS dns_evidenced, \
-         SUM(CASE WHEN {dns} AND {flagged} THEN 1 ELSE 0 END) AS dns_flagged, \
-         SUM(CASE WHEN {assessed} THEN 1 ELSE 0 END) AS assessed {from}"
-    );
-    let r = rows(db, sql, text).await?;
-    let get = |c: &str| r.first().map_or(Ok(0), |r| count(r, c));
-    let journeys = get("journeys")?;
-    let dns_n = get("dns")?;
-    t.insert("relationship_missing", Tally { num: get("no_relationship")?, den: journeys });
-    t.insert("withdrawals_evidenced", Tally { num: get("dns_evidenced")?, den: dns_n });
-    t.insert("withdrawals_flagged_unevidenced", Tally { num: get("dns_flagged")?, den: dns_n });
-    t.insert("needs_assessed_by_police", Tally { num: get("assessed")?, den: journeys });
-
-    // Victims on those journeys.
-    let (sql, from) = scope(db, p);
-    let text = format!(
-        "SELECT COUNT(*) AS victims, \
-         SUM(CASE WHEN x.ethnicity IS NULL THEN 1 ELSE 0 END) AS no_ethnicity, \
-         SUM(CASE WHEN x.sex IS NULL THEN 1 ELSE 0 END) AS no_sex, \
-         SUM(CASE WHEN x.needs_assessed_on IS NOT NULL THEN 1 ELSE 0 END) AS assessed \
-         FROM victims x WHERE x.id IN (SELECT j.victim_id {from})"
-    );
-    let r = rows(db, sql, text).await?;
-    let get = |c: &str| r.first().map_or(Ok(0), |r| count(r, c));
-    let victims = get("victims")?;
-    t.insert("ethnicity_missing", Tally { num: get("no_ethnicity")?, den: victims });
-    t.insert("sex_missing", Tally { num: get("no_sex")?, den: victims });
-    t.insert("needs_assessed", Tally { num: get("assessed")?, den: victims });
-
-    contact(db, p, today, &mut t).await?;
-    obligations(db, p, today, &mut t).await?;
-    recovery(db, p, today, &mut t).await?;
-    Ok(summary(journeys, victims, &t, threshold, now))
-}
-
-/// Contact updates: the contact-compliance replay for each victim with an active or closed schedule.
-async fn contact(
-    db: &impl ConnectionTrait,
-    p: &ReportParams,
-    today: NaiveDate,
-    t: &mut HashMap<&str, Tally>,
-) -> AppResult<()> {
-    let (sql, from) = scope(db, p);
-    let text = format!(
-        "SELECT s.victim_id AS victim_id, s.interval_days AS interval_days, s.state AS state, \
-         x.created_at AS created_at FROM contact_schedule s JOIN victims x ON x.id = s.victim_id \
-         WHERE s.state IN ('active', 'closed') AND s.victim_id IN (SELECT j.victim_id {from})"
-    );
-    let mut schedules: Vec<(Uuid, i32, ContactState, NaiveDate)> = Vec::new();
-    for r in rows(db, sql, text).await? {
-        let state: String = r.try_get("", "state")?;
-        let state = if state == "closed" { ContactState::Closed } else { ContactState::Active };
-        let created: DateTime<Utc> = r.try_get("", "created_at")?;
-        schedules.push((r.try_get("", "victim_id")?, r.try_get("", "interval_days")?, state, london_date(created)));
-    }
-    let (sql, from) = scope(db, p);
-    let text = format!(
-        "SELECT cv.victim_id AS victim_id, MAX(k.closed_on) AS closed_on FROM case_victims cv \
-         JOIN cases k ON k.id = cv.case_id WHERE cv.victim_id IN (SELECT j.victim_id {from}) GROUP BY cv.victim_id"
-    );
-    let mut closed: HashMap<Uuid, NaiveDate> = HashMap::new();
-    for r in rows(db, sql, text).await? {
-        if let Some(d) = r.try_get::<Option<NaiveDate>>("", "closed_on")? {
-            closed.insert(r.try_get("", "victim_id")?, d);
+    let (mut journeys, mut victims) = (0, 0);
+    let (mut relationship, mut evidenced, mut flagged, mut assessed) = (0, Tally::default(), 0, 0);
+    let (mut ethnicity, mut sex) = (0, 0);
+    for (row, f) in s.selected_rows() {
+        on_row[row as usize] = true;
+        journeys += 1;
+        relationship += u64::from(f.relationship == 0);
+        assessed += u64::from(f.bits & bits::NEEDS_EVENT != 0);
+        if f.bits & bits::DOES_NOT_SUPPORT != 0 {
+            evidenced.add(f.bits & bits::EVIDENCED != 0);
+            flagged += u64::from(f.bits & bits::FLAGGED != 0);
+        }
+        let seen = &mut on_victim[f.victim as usize];
+        if !*seen {
+            *seen = true;
+            victims += 1;
+            ethnicity += u64::from(f.ethnicity_group == MISSING_ETHNICITY);
+            sex += u64::from(f.sex == 0);
         }
     }
-    let (sql, from) = scope(db, p);
-    let text = format!(
-        "SELECT u.victim_id AS victim_id, u.occurred_at AS occurred_at FROM contacts u \
-         WHERE u.outcome = 'reached' AND u.kind IN ('routine_update', 'key_decision') \
-         AND u.victim_id IN (SELECT j.victim_id {from})"
-    );
-    let mut updates: HashMap<Uuid, Vec<NaiveDate>> = HashMap::new();
-    for r in rows(db, sql, text).await? {
-        let at: DateTime<Utc> = r.try_get("", "occurred_at")?;
-        let d = london_date(at);
-        if d <= today {
-            updates.entry(r.try_get("", "victim_id")?).or_default().push(d);
-        }
-    }
-    for u in updates.values_mut() {
-        u.sort_unstable();
-    }
+    t.insert("relationship_missing", Tally { num: relationship, den: journeys });
+    t.insert("withdrawals_evidenced", evidenced);
+    t.insert("withdrawals_flagged_unevidenced", Tally { num: flagged, den: evidenced.den });
+    t.insert("needs_assessed_by_police", Tally { num: assessed, den: journeys });
+    t.insert("ethnicity_missing", Tally { num: ethnicity, den: victims });
+    t.insert("sex_missing", Tally { num: sex, den: victims });
+
     let period = (p.from.unwrap_or(NaiveDate::MIN), today);
-    let (mut victims, mut due) = (Tally::default(), Tally::default());
-    for (victim, interval, state, start) in schedules {
-        let u = updates.get(&victim).map_or(&[][..], Vec::as_slice);
-        let (met, missed) = victim_due_dates(start, interval, state, closed.get(&victim).copied(), u, period, today);
-        if met + missed == 0 {
-            continue;
+    let (mut needs, mut contact, mut due) = (0, Tally::default(), Tally::default());
+    let (mut all, mut key, mut recovery) = (Tally::default(), Tally::default(), Tally::default());
+    for (v, _) in facts.victims().iter().zip(&on_victim).filter(|(_, on)| **on) {
+        needs += u64::from(v.needs_assessed);
+        if let Some(sc) = v.schedule {
+            let updates = &v.updates[..v.updates.partition_point(|d| *d <= today)];
+            let (met, missed) =
+                victim_due_dates(sc.start, sc.interval, sc.state, v.closed_on, updates, period, today);
+            if met + missed > 0 {
+                contact.add(missed == 0);
+                due.num += met;
+                due.den += met + missed;
+            }
         }
-        victims.add(missed == 0);
-        due.num += met;
-        due.den += met + missed;
+        for item in &v.items {
+            if item.row != NO_ROW && !on_row[item.row as usize] {
+                continue;
+            }
+            // Met when done by the due (target) day; counted once done or once overdue.
+            let met = match item.done {
+                Some(done) => done <= item.due,
+                None if item.due >= today => continue,
+                None => false,
+            };
+            match item.kind {
+                ItemKind::Obligation => all.add(met),
+                ItemKind::KeyDecision => {
+                    all.add(met);
+                    key.add(met);
+                }
+                ItemKind::ServiceIssue => recovery.add(met),
+            }
+        }
     }
-    t.insert("contact_victims_updated_within_interval", victims);
+    t.insert("needs_assessed", Tally { num: needs, den: victims });
+    t.insert("contact_victims_updated_within_interval", contact);
     t.insert("contact_updates_on_time", due);
-    Ok(())
-}
-
-/// Obligations on the selected journeys that are due by today or already discharged.
-async fn obligations(
-    db: &impl ConnectionTrait,
-    p: &ReportParams,
-    today: NaiveDate,
-    t: &mut HashMap<&str, Tally>,
-) -> AppResult<()> {
-    let (sql, from) = scope(db, p);
-    let text = format!(
-        "SELECT o.due_on AS due_on, o.status AS status, o.discharged_at AS discharged_at, \
-         r.key_decision AS key_decision FROM obligations o JOIN obligation_rules r ON r.code = o.rule_code \
-         WHERE o.status IN ('open', 'discharged') \
-         AND EXISTS (SELECT 1 {from} AND j.victim_id = o.victim_id AND (o.case_id IS NULL OR o.case_id = j.case_id))"
-    );
-    let (mut all, mut key) = (Tally::default(), Tally::default());
-    for r in rows(db, sql, text).await? {
-        let due: NaiveDate = r.try_get("", "due_on")?;
-        let status: String = r.try_get("", "status")?;
-        let discharged: Option<DateTime<Utc>> = r.try_get("", "discharged_at")?;
-        let on_time = match discharged {
-            Some(at) if status == ObligationStatus::Discharged.as_str() => london_date(at) <= due,
-            _ if due >= today => continue,
-            _ => false,
-        };
-        all.add(on_time);
-        if r.try_get::<bool>("", "key_decision")? {
-            key.add(on_time);
-        }
-    }
     t.insert("code_obligations_on_time", all);
     t.insert("code_key_decisions_on_time", key);
-    Ok(())
-}
-
-/// Service issues about the selected journeys (or their victims): resolved, or open past target.
-async fn recovery(
-    db: &impl ConnectionTrait,
-    p: &ReportParams,
-    today: NaiveDate,
-    t: &mut HashMap<&str, Tally>,
-) -> AppResult<()> {
-    let (sql, from) = scope(db, p);
-    let text = format!(
-        "SELECT i.target_on AS target_on, i.resolved_at AS resolved_at, i.closed_at AS closed_at \
-         FROM service_issues i \
-         WHERE EXISTS (SELECT 1 {from} AND j.victim_id = i.victim_id AND (i.case_id IS NULL OR i.case_id = j.case_id))"
-    );
-    let mut within = Tally::default();
-    for r in rows(db, sql, text).await? {
-        let target: NaiveDate = r.try_get("", "target_on")?;
-        let resolved: Option<DateTime<Utc>> = r.try_get("", "resolved_at")?;
-        let closed: Option<DateTime<Utc>> = r.try_get("", "closed_at")?;
-        match resolved.or(closed) {
-            Some(at) => within.add(london_date(at) <= target),
-            None if target < today => within.add(false),
-            None => {}
-        }
-    }
-    t.insert("service_recovery_within_target", within);
-    Ok(())
+    t.insert("service_recovery_within_target", recovery);
+    summary(journeys, victims, &t, threshold, now)
 }
 
 /// The report from the tallies, with disclosure control.

@@ -5,6 +5,10 @@
 //! the last committed write, and then aggregates the rows in a single pass. On a million journeys
 //! a report takes milliseconds instead of the seconds the same figures cost in SQL (a scan with
 //! two lookups per journey and a sort), and replicas each keep their own copy.
+//!
+//! The compliance figures also need each victim's contact schedule and reached updates, their
+//! Victims' Code obligations and service issues: those are held per victim ([`VictimFacts`]) and
+//! read again, with the victim's journeys, whenever migration 000014's log says they changed.
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -16,19 +20,29 @@ use tokio::sync::{RwLock, RwLockReadGuard};
 use uuid::Uuid;
 
 use super::attrition::{AgeBand, EthnicityGroup, INTERVALS, ReportParams, label};
+use crate::clock::london_date;
 use crate::db::Db;
 use crate::error::AppResult;
+use crate::vocab::ContactState;
 
 /// No value: a missing date or a measure that does not apply.
 pub const NONE: i32 = i32::MIN;
 
 /// A row's flags.
 pub mod bits {
-    pub const SUPPORTED: u8 = 1;
-    pub const ENHANCED: u8 = 2;
-    pub const WITHDRAWN: u8 = 4;
-    pub const CHARGED: u8 = 8;
-    pub const TRIAL_LISTED: u8 = 16;
+    pub const SUPPORTED: u16 = 1;
+    pub const ENHANCED: u16 = 2;
+    pub const WITHDRAWN: u16 = 4;
+    pub const CHARGED: u16 = 8;
+    pub const TRIAL_LISTED: u16 = 16;
+    /// Withdrawn, with a linked victim-does-not-support outcome (14 or 16).
+    pub const DOES_NOT_SUPPORT: u16 = 32;
+    /// A withdrawal record, not rejected, with evidence or confirmed with the victim.
+    pub const EVIDENCED: u16 = 64;
+    /// An open unevidenced-withdrawal flag.
+    pub const FLAGGED: u16 = 128;
+    /// A linked NEEDS_ASSESSED event.
+    pub const NEEDS_EVENT: u16 = 256;
 }
 
 /// One journey as the reports see it. Text fields are ids in [`Facts::names`] (0: none).
@@ -60,7 +74,52 @@ pub struct Fact {
     pub age_band: u8,
     /// An index in [`ETHNICITY_GROUPS`].
     pub ethnicity_group: u8,
-    pub bits: u8,
+    pub bits: u16,
+    /// An index in [`Facts::victims`].
+    pub victim: u32,
+}
+
+/// An item's row when it is about the victim rather than one of their journeys.
+pub const NO_ROW: u32 = u32::MAX;
+
+/// What a victim's journeys share for the compliance figures.
+#[derive(Debug, Clone, Default)]
+pub struct VictimFacts {
+    /// Whether the hub record holds a needs-assessment date.
+    pub needs_assessed: bool,
+    /// An active or closed contact schedule (others are not counted).
+    pub schedule: Option<Schedule>,
+    /// When the last of the victim's cases closed.
+    pub closed_on: Option<NaiveDate>,
+    /// Reached routine and key-decision updates, in order.
+    pub updates: Vec<NaiveDate>,
+    /// Open or discharged obligations and service issues.
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// The day the hub took the victim on.
+    pub start: NaiveDate,
+    pub interval: i32,
+    pub state: ContactState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    Obligation,
+    KeyDecision,
+    ServiceIssue,
+}
+
+/// An obligation or service issue: due (target) and done (discharged, resolved or closed) days.
+#[derive(Debug, Clone, Copy)]
+pub struct Item {
+    /// The row of the journey it is about, or [`NO_ROW`].
+    pub row: u32,
+    pub kind: ItemKind,
+    pub due: NaiveDate,
+    pub done: Option<NaiveDate>,
 }
 
 pub const AGE_BANDS: [AgeBand; 10] = [
@@ -75,6 +134,9 @@ pub const AGE_BANDS: [AgeBand; 10] = [
     AgeBand::From75,
     AgeBand::Unknown,
 ];
+
+/// The [`ETHNICITY_GROUPS`] index of a victim with no ethnicity recorded.
+pub const MISSING_ETHNICITY: u8 = 6;
 
 pub const ETHNICITY_GROUPS: [EthnicityGroup; 7] = [
     EthnicityGroup::White,
@@ -144,6 +206,8 @@ pub struct Facts {
     /// Lists of ineffective-trial reason codes, as `W1>M3`.
     pub reasons: Names,
     pub flags: Names,
+    victim_ids: HashMap<Uuid, u32>,
+    victims: Vec<VictimFacts>,
     /// The next refresh reads changes numbered from here; none before the first load.
     since: Option<i64>,
 }
@@ -179,15 +243,43 @@ pub async fn next_rev(db: &impl ConnectionTrait) -> AppResult<i64> {
 }
 
 /// The columns a refresh reads, in order.
-const SELECT: &str = "SELECT j.case_id, j.victim_id, c.date_reported, c.area_code, c.offence_group, \
-     CAST(c.priority_flags AS TEXT), c.relationship, c.location_type, v.sex, v.date_of_birth, v.ethnicity, \
-     v.disability, v.enhanced_rights, j.flow_path, j.support_referred_at, j.withdrawn, j.withdrawn_at, \
-     j.reported_at, j.withdrawal_phase, j.charged_at, j.trial_listed_at, j.trial_result, j.ineffective_count, \
-     j.arrested_at, j.cps_referred_at, j.decision_at, j.first_hearing_at, j.trial_started_at, j.court_outcome_at, \
-     j.ineffective_reasons FROM journeys j JOIN cases c ON c.id = j.case_id JOIN victims v ON v.id = j.victim_id";
+fn select(backend: DbBackend) -> String {
+    let json_len = if backend == DbBackend::Postgres { "jsonb_array_length" } else { "json_array_length" };
+    let of_journey = "e.case_id = j.case_id AND (e.victim_id IS NULL OR e.victim_id = j.victim_id) \
+                      AND e.status = 'linked'";
+    format!(
+        "SELECT j.case_id, j.victim_id, c.date_reported, c.area_code, c.offence_group, \
+         CAST(c.priority_flags AS TEXT), c.relationship, c.location_type, v.sex, v.date_of_birth, v.ethnicity, \
+         v.disability, v.enhanced_rights, j.flow_path, j.support_referred_at, j.withdrawn, j.withdrawn_at, \
+         j.reported_at, j.withdrawal_phase, j.charged_at, j.trial_listed_at, j.trial_result, j.ineffective_count, \
+         j.arrested_at, j.cps_referred_at, j.decision_at, j.first_hearing_at, j.trial_started_at, j.court_outcome_at, \
+         j.ineffective_reasons, \
+         CASE WHEN j.withdrawn AND EXISTS (SELECT 1 FROM journey_events e WHERE {of_journey} \
+           AND e.outcome_code IN (SELECT code FROM outcome_codes WHERE victim_does_not_support)) THEN 1 ELSE 0 END, \
+         CASE WHEN EXISTS (SELECT 1 FROM withdrawals w WHERE w.case_id = j.case_id AND w.victim_id = j.victim_id \
+           AND w.status <> 'rejected' AND (w.confirmed_with_victim OR {json_len}(w.evidence) > 0)) THEN 1 ELSE 0 END, \
+         CASE WHEN EXISTS (SELECT 1 FROM withdrawal_flags f WHERE f.case_id = j.case_id \
+           AND f.victim_id = j.victim_id AND f.cleared_at IS NULL) THEN 1 ELSE 0 END, \
+         CASE WHEN EXISTS (SELECT 1 FROM journey_events e WHERE {of_journey} \
+           AND e.event_type = 'NEEDS_ASSESSED') THEN 1 ELSE 0 END \
+         FROM journeys j JOIN cases c ON c.id = j.case_id JOIN victims v ON v.id = j.victim_id"
+    )
+}
 
 /// Where each interval's ends are among the columns above.
 const INTERVAL_COLUMNS: [(usize, usize); INTERVALS.len()] = [(17, 23), (24, 25), (19, 26), (19, 27), (20, 28)];
+
+/// The victims whose journeys or records changed since a change number, and its values.
+fn changed_since(backend: DbBackend, since: i64) -> (String, Vec<sea_orm::Value>) {
+    let tables = ["journeys", "report_victim_changes", "journey_tombstones"];
+    if backend == DbBackend::Postgres {
+        let parts: Vec<String> = tables.iter().map(|t| format!("SELECT victim_id FROM {t} WHERE rev >= $1")).collect();
+        (parts.join(" UNION "), vec![since.into()])
+    } else {
+        let parts: Vec<String> = tables.iter().map(|t| format!("SELECT victim_id FROM {t} WHERE rev >= ?")).collect();
+        (parts.join(" UNION "), vec![since.into(); tables.len()])
+    }
+}
 
 impl Facts {
     /// Reads the journeys changed since the last refresh (every journey the first time).
@@ -208,22 +300,30 @@ impl Facts {
         let next: i64 =
             tx.query_one_raw(Statement::from_string(backend, mark)).await?.map_or(Ok(0), |r| r.try_get("", "rev"))?;
         let ph = if backend == DbBackend::Postgres { "$1" } else { "?" };
+        let stmt = |sql: String, values: &[sea_orm::Value]| Statement::from_sql_and_values(backend, sql, values.to_vec());
         match self.since {
-            None => self.read_rows(&tx, Statement::from_string(backend, SELECT)).await?,
+            None => {
+                self.read_rows(&tx, Statement::from_string(backend, select(backend))).await?;
+                self.read_victims(&tx, None).await?;
+            }
             Some(since) => {
-                let gone = tx
-                    .query_all_raw(Statement::from_sql_and_values(
-                        backend,
-                        format!("SELECT case_id, victim_id FROM journey_tombstones WHERE rev >= {ph}"),
-                        [since.into()],
-                    ))
-                    .await?;
-                for r in gone {
-                    self.remove((r.try_get_by_index(0)?, r.try_get_by_index(1)?));
+                let (changed, values) = changed_since(backend, since);
+                let victims = tx.query_all_raw(stmt(changed.clone(), &values)).await?;
+                if !victims.is_empty() {
+                    for r in victims {
+                        let id: Uuid = r.try_get_by_index(0)?;
+                        if let Some(&i) = self.victim_ids.get(&id) {
+                            self.victims[i as usize] = VictimFacts::default();
+                        }
+                    }
+                    let gone = format!("SELECT case_id, victim_id FROM journey_tombstones WHERE rev >= {ph}");
+                    for r in tx.query_all_raw(stmt(gone, &[since.into()])).await? {
+                        self.remove((r.try_get_by_index(0)?, r.try_get_by_index(1)?));
+                    }
+                    let rows = format!("{} WHERE j.victim_id IN ({changed})", select(backend));
+                    self.read_rows(&tx, stmt(rows, &values)).await?;
+                    self.read_victims(&tx, Some((changed.as_str(), values.as_slice()))).await?;
                 }
-                let changed =
-                    Statement::from_sql_and_values(backend, format!("{SELECT} WHERE j.rev >= {ph}"), [since.into()]);
-                self.read_rows(&tx, changed).await?;
             }
         }
         tx.commit().await?;
@@ -231,12 +331,132 @@ impl Facts {
         Ok(())
     }
 
+    /// The contact, obligation and service-recovery records of the victims `changed` names (a
+    /// subquery and its values), or of every victim with a journey.
+    async fn read_victims(
+        &mut self,
+        tx: &DatabaseTransaction,
+        changed: Option<(&str, &[sea_orm::Value])>,
+    ) -> AppResult<()> {
+        use futures::TryStreamExt;
+        let backend = ConnectionTrait::get_database_backend(tx);
+        // Every victim the first time (records of victims with no journey are skipped as read).
+        let (cond, values) = match changed {
+            Some((sql, values)) => (format!("IN ({sql})"), values.to_vec()),
+            None => ("IS NOT NULL".to_owned(), Vec::new()),
+        };
+        let stmt = |sql: String| Statement::from_sql_and_values(backend, sql, values.clone());
+        let mut rows = tx
+            .stream_raw(stmt(format!(
+                "SELECT v.id, v.created_at, CASE WHEN v.needs_assessed_on IS NULL THEN 0 ELSE 1 END, s.state, \
+                 s.interval_days, (SELECT MAX(k.closed_on) FROM case_victims cv JOIN cases k ON k.id = cv.case_id \
+                 WHERE cv.victim_id = v.id) FROM victims v LEFT JOIN contact_schedule s ON s.victim_id = v.id \
+                 WHERE v.id {cond}"
+            )))
+            .await?;
+        while let Some(r) = rows.try_next().await? {
+            let Some(v) = self.victim_mut(r.try_get_by_index(0)?) else { continue };
+            v.needs_assessed = r.try_get_by_index::<i32>(2)? != 0;
+            v.closed_on = r.try_get_by_index(5)?;
+            let state = r.try_get_by_index::<Option<String>>(3)?;
+            let state = match state.as_deref() {
+                Some("active") => Some(ContactState::Active),
+                Some("closed") => Some(ContactState::Closed),
+                _ => None,
+            };
+            if let (Some(state), Some(interval)) = (state, r.try_get_by_index::<Option<i32>>(4)?) {
+                let start = london_date(r.try_get_by_index(1)?);
+                v.schedule = Some(Schedule { start, interval, state });
+            }
+        }
+        drop(rows);
+        let mut rows = tx
+            .stream_raw(stmt(format!(
+                "SELECT victim_id, occurred_at FROM contacts WHERE outcome = 'reached' \
+                 AND kind IN ('routine_update', 'key_decision') AND victim_id {cond}"
+            )))
+            .await?;
+        let mut updated = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            let Some(&i) = self.victim_ids.get(&r.try_get_by_index(0)?) else { continue };
+            self.victims[i as usize].updates.push(london_date(r.try_get_by_index(1)?));
+            updated.push(i);
+        }
+        drop(rows);
+        updated.dedup();
+        for i in updated {
+            self.victims[i as usize].updates.sort_unstable();
+        }
+        let mut rows = tx
+            .stream_raw(stmt(format!(
+                "SELECT o.victim_id, o.case_id, o.due_on, CASE WHEN o.status = 'discharged' THEN o.discharged_at END, \
+                 CASE WHEN r.key_decision THEN 1 ELSE 0 END FROM obligations o \
+                 JOIN obligation_rules r ON r.code = o.rule_code \
+                 WHERE o.status IN ('open', 'discharged') AND o.victim_id {cond}"
+            )))
+            .await?;
+        while let Some(r) = rows.try_next().await? {
+            let kind = if r.try_get_by_index::<i32>(4)? != 0 { ItemKind::KeyDecision } else { ItemKind::Obligation };
+            self.item(&r, kind)?;
+        }
+        drop(rows);
+        let mut rows = tx
+            .stream_raw(stmt(format!(
+                "SELECT victim_id, case_id, target_on, COALESCE(resolved_at, closed_at) FROM service_issues \
+                 WHERE victim_id {cond}"
+            )))
+            .await?;
+        while let Some(r) = rows.try_next().await? {
+            self.item(&r, ItemKind::ServiceIssue)?;
+        }
+        Ok(())
+    }
+
+    /// An item from (victim, case, due, done); dropped when it is about a journey not held.
+    fn item(&mut self, r: &QueryResult, kind: ItemKind) -> AppResult<()> {
+        let victim: Uuid = r.try_get_by_index(0)?;
+        let row = match r.try_get_by_index::<Option<Uuid>>(1)? {
+            Some(case) => match self.index.get(&(case, victim)) {
+                Some(&row) => row,
+                None => return Ok(()),
+            },
+            None => NO_ROW,
+        };
+        let item = Item {
+            row,
+            kind,
+            due: r.try_get_by_index(2)?,
+            done: r.try_get_by_index::<Option<DateTime<Utc>>>(3)?.map(london_date),
+        };
+        if let Some(v) = self.victim_mut(victim) {
+            v.items.push(item);
+        }
+        Ok(())
+    }
+
+    fn victim_mut(&mut self, id: Uuid) -> Option<&mut VictimFacts> {
+        let i = *self.victim_ids.get(&id)?;
+        self.victims.get_mut(i as usize)
+    }
+
+    /// The dense index of a victim, added when new.
+    fn victim_index(&mut self, id: Uuid) -> u32 {
+        if let Some(&i) = self.victim_ids.get(&id) {
+            return i;
+        }
+        let i = self.victims.len() as u32;
+        self.victims.push(VictimFacts::default());
+        self.victim_ids.insert(id, i);
+        i
+    }
+
     async fn read_rows(&mut self, tx: &DatabaseTransaction, stmt: Statement) -> AppResult<()> {
         use futures::TryStreamExt;
         let mut rows = tx.stream_raw(stmt).await?;
         while let Some(r) = rows.try_next().await? {
-            let key = (r.try_get_by_index(0)?, r.try_get_by_index(1)?);
-            let fact = self.fact(&r)?;
+            let key: (Uuid, Uuid) = (r.try_get_by_index(0)?, r.try_get_by_index(1)?);
+            let mut fact = self.fact(&r)?;
+            fact.victim = self.victim_index(key.1);
             self.put(key, fact);
         }
         Ok(())
@@ -249,7 +469,7 @@ impl Facts {
         let born: Option<NaiveDate> = r.try_get_by_index(9)?;
         let ethnicity = text(10)?;
         let mut bits = 0;
-        let mut set = |on: bool, bit: u8| {
+        let mut set = |on: bool, bit: u16| {
             if on {
                 bits |= bit;
             }
@@ -260,6 +480,9 @@ impl Facts {
         set(withdrawn, bits::WITHDRAWN);
         set(time(19)?.is_some(), bits::CHARGED);
         set(time(20)?.is_some(), bits::TRIAL_LISTED);
+        for (i, bit) in [bits::DOES_NOT_SUPPORT, bits::EVIDENCED, bits::FLAGGED, bits::NEEDS_EVENT].into_iter().enumerate() {
+            set(r.try_get_by_index::<i32>(30 + i)? != 0, bit);
+        }
         let mut intervals = [NONE; INTERVALS.len()];
         for (k, (a, b)) in INTERVAL_COLUMNS.into_iter().enumerate() {
             intervals[k] = days(time(a)?, time(b)?);
@@ -294,6 +517,7 @@ impl Facts {
             age_band: age_band(born, reported),
             ethnicity_group: ethnicity_group(ethnicity.as_deref()),
             bits,
+            victim: 0,
         })
     }
 
@@ -334,8 +558,30 @@ impl Facts {
 
     /// The journeys `filter` selects.
     pub fn select<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = &'a Fact> + 'a {
+        self.select_rows(filter).map(|(_, f)| f)
+    }
+
+    /// The journeys `filter` selects, with their rows.
+    pub fn select_rows<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = (u32, &'a Fact)> + 'a {
         let none = filter.matches_none;
-        self.rows.iter().zip(&self.live).filter(move |(f, live)| !none && **live && filter.admits(f)).map(|(f, _)| f)
+        self.rows
+            .iter()
+            .zip(&self.live)
+            .enumerate()
+            .filter(move |(_, (f, live))| !none && **live && filter.admits(f))
+            .map(|(i, (f, _))| (i as u32, f))
+    }
+
+    /// How many rows there are, held or free (rows are numbered below this).
+    #[must_use]
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Victims by [`Fact::victim`].
+    #[must_use]
+    pub fn victims(&self) -> &[VictimFacts] {
+        &self.victims
     }
 
     /// The report filters in terms of these rows; `areas` are the codes the area filter stands for.
@@ -413,7 +659,7 @@ pub struct Filter {
 impl Filter {
     fn admits(&self, f: &Fact) -> bool {
         let eq = |want: Option<u16>, have: u16| want.is_none_or(|w| w == have);
-        let bit = |want: Option<bool>, bit: u8| want.is_none_or(|w| w == (f.bits & bit != 0));
+        let bit = |want: Option<bool>, bit: u16| want.is_none_or(|w| w == (f.bits & bit != 0));
         self.from.is_none_or(|d| f.reported_on >= d)
             && self.to.is_none_or(|d| f.reported_on <= d)
             && self.areas.as_ref().is_none_or(|a| a.contains(&f.area))
@@ -460,7 +706,7 @@ fn age_band(born: Option<NaiveDate>, reported: NaiveDate) -> u8 {
 /// The 2021 Census group of a detailed ethnicity.
 fn ethnicity_group(e: Option<&str>) -> u8 {
     match e {
-        None => 6,
+        None => MISSING_ETHNICITY,
         Some("not_stated") => 5,
         Some(e) if e.starts_with("white") => 0,
         Some(e) if e.starts_with("mixed") => 1,
@@ -540,6 +786,7 @@ mod tests {
             age_band: 9,
             ethnicity_group: 6,
             bits: 0,
+            victim: 0,
         };
         let (a, b) = ((Uuid::now_v7(), Uuid::now_v7()), (Uuid::now_v7(), Uuid::now_v7()));
         facts.put(a, fact);

@@ -120,8 +120,8 @@ pub async fn compliance(
     user: Principal,
     AppQuery(p): AppQuery<ReportParams>,
 ) -> AppResult<Response> {
-    let r =
-        compliance_summary::report(&state.db, &user, &p, state.config.suppression_threshold, state.clock.now()).await?;
+    let threshold = state.config.suppression_threshold;
+    let r = compliance_summary::report(&state.db, &state.facts, &user, &p, threshold, state.clock.now()).await?;
     Ok(respond(r, p.format, "compliance"))
 }
 

@@ -44,6 +44,7 @@ pub const UNMOVED_VICTIM_TABLES: &[(&str, &str)] = &[
     ("contact_schedule", "derived: recomputed for both records (the merged one is closed)"),
     ("journeys", "derived: the duplicate's are dropped and the survivor's cases recomputed"),
     ("journey_tombstones", "the deleted journeys' keys, for the reports' in-memory journeys (reports::facts)"),
+    ("report_victim_changes", "a log of victims whose records changed, for the reports' in-memory journeys"),
 ];
 
 pub async fn merge(

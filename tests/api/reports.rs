@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use care_hub::vocab::Role;
 use chrono::{DateTime, Utc};
 use sea_orm::EntityTrait;
@@ -321,6 +321,98 @@ db_test!(reports_stay_current_an_event_posted_shows_in_the_next_report_call, |ap
     // The very next report calls count them.
     assert_eq!(figures().await, (Some(pre + 1), Some(charged + 1), Some(withdrawn + 1)));
 });
+
+db_test!(
+    compliance_is_current_to_the_last_write,
+    configure = |c: &mut care_hub::config::Config| c.suppression_threshold = 0,
+    |app: TestApp| async move {
+        // (numerator, denominator) of each compliance measure.
+        let measures = || async {
+            let r = app.get(&app.supervisor(), "/api/v1/reports/compliance").await;
+            r.assert_status(StatusCode::OK);
+            let n = |v: &Value| v.as_u64().unwrap();
+            r.body["measures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| (m["measure"].as_str().unwrap().to_owned(), (n(&m["numerator"]), n(&m["denominator"]))))
+                .collect::<BTreeMap<String, (u64, u64)>>()
+        };
+        let (hub, case) = reported(&app, "CR-CMP-1").await;
+        let m = measures().await;
+        assert_eq!(m["withdrawals_evidenced"], (0, 0));
+        assert_eq!(m["needs_assessed"], (0, 1));
+        assert_eq!(m["contact_victims_updated_within_interval"], (0, 0), "nothing is due yet");
+
+        // Outcome 16 with no record: flagged, unevidenced.
+        let liaison = app.token(Role::AgencyLiaison, None, Some(FORCE));
+        let e = json!({"source_agency": FORCE, "source_event_id": "CR-CMP-1-2", "event_type": "OUTCOME",
+                       "outcome_code": "16", "occurred_at": "2026-10-05T10:00:00Z",
+                       "case": {"agency": FORCE, "type": "crime_reference", "value": "CR-CMP-1"}});
+        app.post(&liaison, "/api/v1/journey-events", json!({"events": [e]})).await.assert_status(StatusCode::OK);
+        let m = measures().await;
+        assert_eq!((m["withdrawals_evidenced"], m["withdrawals_flagged_unevidenced"]), ((0, 1), (1, 1)));
+
+        // An evidenced withdrawal record clears the flag.
+        app.post(
+            &app.caseworker(),
+            &format!("/api/v1/cases/{case}/withdrawals"),
+            json!({"victim": hub, "withdrawn_on": "2026-10-05", "reasons": ["delay"], "confirmed_with_victim": false,
+                   "evidence": [{"type": "recorded_call", "reference": "CALL-CMP-1"}]}),
+        )
+        .await
+        .assert_status(StatusCode::CREATED);
+        let m = measures().await;
+        assert_eq!((m["withdrawals_evidenced"], m["withdrawals_flagged_unevidenced"]), ((1, 1), (0, 1)));
+
+        // A needs assessment on the hub record.
+        let read = app.get(&app.caseworker(), &format!("/api/v1/victims/{hub}")).await;
+        let needs = json!({"needs_assessment": {"assessed_on": "2026-11-16", "assessed_by": "PC 1 Example", "needs": []}});
+        app.patch(&app.caseworker(), &format!("/api/v1/victims/{hub}"), &read.etag(), needs)
+            .await
+            .assert_status(StatusCode::OK);
+        assert_eq!(measures().await["needs_assessed"], (1, 1));
+
+        // A month on, the first routine update was missed; one made in time counts as met.
+        app.clock.advance(chrono::Duration::days(30));
+        assert_eq!(measures().await["contact_victims_updated_within_interval"], (0, 1));
+        let when = (start_time() + chrono::Duration::days(10)).to_rfc3339();
+        app.post(
+            &app.caseworker(),
+            &format!("/api/v1/victims/{hub}/contacts"),
+            json!({"occurred_at": when, "channel": "phone", "outcome": "reached", "kind": "routine_update"}),
+        )
+        .await
+        .assert_status(StatusCode::CREATED);
+        let m = measures().await;
+        assert_eq!((m["contact_victims_updated_within_interval"], m["contact_updates_on_time"]), ((1, 1), (1, 1)));
+
+        // A service issue counts once resolved (within its target).
+        let issue = app
+            .post(
+                &app.caseworker(),
+                "/api/v1/service-issues",
+                json!({"victim": hub, "case_id": case, "category": "no_update", "description": "No call back",
+                       "severity": "medium"}),
+            )
+            .await;
+        issue.assert_status(StatusCode::CREATED);
+        assert_eq!(measures().await["service_recovery_within_target"], (0, 0));
+        let resolve = json!({"to": "resolved", "note": "Called back",
+                             "resolution": {"outcome": "resolved", "victim_stayed_engaged": true}});
+        let id = issue.body["id"].as_str().unwrap();
+        app.call(
+            Method::POST,
+            &format!("/api/v1/service-issues/{id}/transitions"),
+            &app.caseworker(),
+            Some(resolve),
+            &[("if-match", &issue.etag())],
+        )
+        .await
+        .assert_status(StatusCode::OK);
+        assert_eq!(measures().await["service_recovery_within_target"], (1, 1));
+    }
+);
 
 /// A victim with a case known to the force by `crime_ref`, and the force's REPORTED event.
 async fn reported(app: &TestApp, crime_ref: &str) -> (String, String) {

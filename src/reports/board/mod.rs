@@ -143,7 +143,7 @@ pub async fn build(
     now: DateTime<Utc>,
 ) -> AppResult<BoardPack> {
     let filters = p.filters();
-    let (flow, rates, timeliness, trials) = {
+    let (flow, rates, timeliness, trials, compliance) = {
         let selected = attrition::select(db, facts, &filters).await?;
         let flow = attrition::flow_figures(&selected, threshold, now);
         let dims = p.by.map_or_else(|| vec![Dimension::OffenceGroup, Dimension::Relationship], |d| vec![d]);
@@ -158,10 +158,10 @@ pub async fn build(
             rates,
             attrition::timeliness_figures(&selected, threshold, now),
             attrition::trials_figures(&selected, threshold, now),
+            compliance_summary::figures(&selected, &filters, threshold, now),
         )
     };
     let db = db.read();
-    let compliance = compliance_summary::figures(db, &filters, threshold, now).await?;
     let area = match &p.area {
         Some(code) => {
             let name = agencies::Entity::find()
