@@ -96,6 +96,12 @@ if [ ! -f "$base" ]; then
         "$BIN" generate --victims "$IMPORTED" --out "$SCRATCH/data" --load > "$OUT/load-sqlite-$IMPORTED.out" 2>&1
     rm -rf "$SCRATCH/data"
     echo "== imported $IMPORTED generated victims into SQLite: $(cat "$OUT/load-sqlite-$IMPORTED.time")"
+    # Contact schedules (an import gives none; serve would make them at start) and the obligations
+    # and service issues the due scan raises, so the copies below carry them too.
+    CARE_HUB_DATABASE_URL="sqlite://$base?mode=rwc" CARE_HUB_DATA_DIR=$CACHE/sqlite-$IMPORTED \
+        /usr/bin/time -f "%e s" -o "$OUT/schedules-sqlite-$IMPORTED.time" \
+        "$BIN" reminders run --scan-only > "$OUT/schedules-sqlite-$IMPORTED.out" 2>&1
+    echo "== contact schedules and the due scan: $(cat "$OUT/schedules-sqlite-$IMPORTED.time")"
 fi
 
 for n in $JOURNEYS; do

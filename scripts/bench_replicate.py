@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Benchmarks only: makes a Care Hub SQLite database of imported generated journeys TIMES as large
-by copying its victims, cases, the victims on each case and journeys TIMES - 1 more times under
-fresh ids (hub references get a `-k` suffix), so a report reads TIMES as many rows with the same
-distributions (scripts/bench-reports.sh; BENCHMARKS.md, "Reports"). Agency references, events and
-the rest are not copied: no report reads them.
+by copying its victims, cases, the victims on each case, journeys, and the records the compliance
+figures count (contact schedules and contacts, obligations, service issues, withdrawal records)
+TIMES - 1 more times under fresh ids (hub references and issue source keys get a `-k` suffix), so a
+report reads TIMES as many rows with the same distributions (scripts/bench-reports.sh;
+BENCHMARKS.md, "Reports"). Agency references, events, unevidenced-withdrawal flags (which point at
+events) and the rest are not copied: the reports read what events made (journeys and their
+outcome flags) and only the original journeys keep their events.
 
   bench_replicate.py SOURCE.db TARGET.db TIMES
 
@@ -15,8 +18,8 @@ TARGET (and any -wal, -shm or -journal file beside it) is replaced by a fresh co
 `INSERT INTO t SELECT ... FROM t WHERE rowid <= <SOURCE's largest rowid>` inside SQLite: no row
 passes through Python, only each id through `shifted` below (registered as an SQL function).
 TARGET is a throwaway file, so it is written with no rollback journal, no syncs and a 2 GB page
-cache; schema, indexes and triggers stay as they are (inserts fire no trigger), and it ends in
-SOURCE's journal mode.
+cache; schema and indexes stay as they are, the copied tables' triggers (migration 000014's change
+log) are dropped while copying and made again after, and it ends in SOURCE's journal mode.
 """
 import os
 import sqlite3
@@ -28,7 +31,13 @@ TABLES = {
     "cases": ["id"],
     "case_victims": ["case_id", "victim_id"],
     "journeys": ["case_id", "victim_id"],
+    "contact_schedule": ["victim_id"],
+    "contacts": ["id", "victim_id", "case_id"],
+    "obligations": ["id", "victim_id", "case_id", "discharged_by"],
+    "service_issues": ["id", "victim_id", "case_id"],
+    "withdrawals": ["id", "case_id", "victim_id"],
 }
+SUFFIXED = {"hub_ref", "source_key"}
 
 
 def shifted(v, k):
@@ -62,13 +71,19 @@ def main():
     con.execute("PRAGMA locking_mode = EXCLUSIVE")
     con.execute("PRAGMA temp_store = MEMORY")
     con.execute("PRAGMA cache_size = -2000000")  # KiB: 2 GB
+    copied = ", ".join(f"'{t}'" for t in TABLES)
+    triggers = con.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({copied})"
+    ).fetchall()
+    for name, _ in triggers:
+        con.execute(f'DROP TRIGGER "{name}"')
     for table, id_columns in TABLES.items():
         started = time.monotonic()
         columns = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
         n, last = con.execute(f"SELECT count(*), max(rowid) FROM {table}").fetchone()
         names = [f'"{c}"' for c in columns]
         select = [
-            f"shifted({q}, :k)" if c in id_columns else f"{q} || '-' || :k" if c == "hub_ref" else q
+            f"shifted({q}, :k)" if c in id_columns else f"{q} || '-' || :k" if c in SUFFIXED else q
             for c, q in zip(columns, names)
         ]
         insert = (
@@ -80,6 +95,8 @@ def main():
             con.execute(insert, {"k": k, "last": last or 0})
         con.execute("COMMIT")
         print(f"{table}: {n} rows, now {n * times} ({time.monotonic() - started:.1f} s)", file=sys.stderr)
+    for _, sql in triggers:
+        con.execute(sql)
     con.execute("PRAGMA locking_mode = NORMAL")
     con.execute(f"PRAGMA journal_mode = {journal_mode}")
     con.close()

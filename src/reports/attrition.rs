@@ -289,7 +289,6 @@ pub(crate) fn statement(sql: Sql, text: &str) -> Statement {
     Statement::from_sql_and_values(sql.backend, text, sql.values)
 }
 
-
 /// The period's ends in order.
 pub(crate) fn check_period(p: &ReportParams) -> AppResult<()> {
     if let (Some(f), Some(t)) = (p.from, p.to)

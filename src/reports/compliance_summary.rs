@@ -111,6 +111,7 @@ pub async fn report(
 
 /// The figures over the selected journeys, counted from the in-memory journeys and their victims'
 /// records (`facts`).
+#[must_use]
 pub fn figures(s: &Selection<'_>, p: &ReportParams, threshold: u64, now: DateTime<Utc>) -> ComplianceSummary {
     let today = london_date(now);
     let facts = s.facts();
@@ -151,8 +152,7 @@ pub fn figures(s: &Selection<'_>, p: &ReportParams, threshold: u64, now: DateTim
         needs += u64::from(v.needs_assessed);
         if let Some(sc) = v.schedule {
             let updates = &v.updates[..v.updates.partition_point(|d| *d <= today)];
-            let (met, missed) =
-                victim_due_dates(sc.start, sc.interval, sc.state, v.closed_on, updates, period, today);
+            let (met, missed) = victim_due_dates(sc.start, sc.interval, sc.state, v.closed_on, updates, period, today);
             if met + missed > 0 {
                 contact.add(missed == 0);
                 due.num += met;

@@ -300,7 +300,8 @@ impl Facts {
         let next: i64 =
             tx.query_one_raw(Statement::from_string(backend, mark)).await?.map_or(Ok(0), |r| r.try_get("", "rev"))?;
         let ph = if backend == DbBackend::Postgres { "$1" } else { "?" };
-        let stmt = |sql: String, values: &[sea_orm::Value]| Statement::from_sql_and_values(backend, sql, values.to_vec());
+        let stmt =
+            |sql: String, values: &[sea_orm::Value]| Statement::from_sql_and_values(backend, sql, values.to_vec());
         match self.since {
             None => {
                 self.read_rows(&tx, Statement::from_string(backend, select(backend))).await?;
@@ -480,7 +481,9 @@ impl Facts {
         set(withdrawn, bits::WITHDRAWN);
         set(time(19)?.is_some(), bits::CHARGED);
         set(time(20)?.is_some(), bits::TRIAL_LISTED);
-        for (i, bit) in [bits::DOES_NOT_SUPPORT, bits::EVIDENCED, bits::FLAGGED, bits::NEEDS_EVENT].into_iter().enumerate() {
+        for (i, bit) in
+            [bits::DOES_NOT_SUPPORT, bits::EVIDENCED, bits::FLAGGED, bits::NEEDS_EVENT].into_iter().enumerate()
+        {
             set(r.try_get_by_index::<i32>(30 + i)? != 0, bit);
         }
         let mut intervals = [NONE; INTERVALS.len()];

@@ -367,7 +367,8 @@ db_test!(
 
         // A needs assessment on the hub record.
         let read = app.get(&app.caseworker(), &format!("/api/v1/victims/{hub}")).await;
-        let needs = json!({"needs_assessment": {"assessed_on": "2026-11-16", "assessed_by": "PC 1 Example", "needs": []}});
+        let needs =
+            json!({"needs_assessment": {"assessed_on": "2026-11-16", "assessed_by": "PC 1 Example", "needs": []}});
         app.patch(&app.caseworker(), &format!("/api/v1/victims/{hub}"), &read.etag(), needs)
             .await
             .assert_status(StatusCode::OK);
