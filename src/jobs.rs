@@ -7,6 +7,8 @@ use crate::app::AppState;
 
 /// Daily at 02:30 London time: anonymise closed records past their retention.
 pub const RETENTION_SCHEDULE: &str = "0 30 2 * * *";
+/// Daily at 02:45 London time: drop the reports' change-log entries no refresh needs.
+pub const CHANGE_LOG_SCHEDULE: &str = "0 45 2 * * *";
 
 pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
@@ -22,6 +24,18 @@ pub async fn start(state: AppState) -> anyhow::Result<JobScheduler> {
                         "retention run done"
                     ),
                     Err(e) => tracing::error!(error = %e, "retention run failed; it will run again tomorrow"),
+                }
+            })
+        })?)
+        .await?;
+    let log_state = state.clone();
+    scheduler
+        .add(Job::new_async_tz(CHANGE_LOG_SCHEDULE, London, move |_, _| {
+            let state = log_state.clone();
+            Box::pin(async move {
+                match crate::reports::facts::compact_change_logs(&state.db).await {
+                    Ok(deleted) => tracing::info!(deleted, "report change logs compacted"),
+                    Err(e) => tracing::error!(error = %e, "cannot compact the report change logs; tomorrow again"),
                 }
             })
         })?)

@@ -15,6 +15,7 @@ mod m20261124_000011_withdrawal_flags_victim_index;
 mod m20261202_000012_journey_changes;
 mod m20261202_000013_trial_reasons;
 mod m20261202_000014_victim_changes;
+mod m20261203_000015_change_log_keys;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_journey_changes::Migration),
             Box::new(m20261202_000013_trial_reasons::Migration),
             Box::new(m20261202_000014_victim_changes::Migration),
+            Box::new(m20261203_000015_change_log_keys::Migration),
         ]
     }
 }

@@ -281,6 +281,32 @@ fn changed_since(backend: DbBackend, since: i64) -> (String, Vec<sea_orm::Value>
     }
 }
 
+/// Deletes the change-log entries no refresh needs: of a victim's entries in
+/// `report_victim_changes`, and of a journey's tombstones, only the newest counts (a refresh asks
+/// which keys have an entry numbered at least its mark, and the newest answers that for every
+/// mark), so the logs stay as long as the number of victims and deleted journeys, not of writes.
+/// Replicas may run it at once: the newest entry of a key is never deleted. Returns the entries
+/// deleted.
+pub async fn compact_change_logs(db: &Db) -> AppResult<u64> {
+    let backend = db.backend();
+    // Entries of one transaction share a number; the physical row id breaks the tie.
+    let row_id = if backend == DbBackend::Postgres { "ctid" } else { "rowid" };
+    let tx = db.begin_write().await?;
+    let mut deleted = 0;
+    for (table, key) in [
+        ("report_victim_changes", "k.victim_id = o.victim_id"),
+        ("journey_tombstones", "k.case_id = o.case_id AND k.victim_id = o.victim_id"),
+    ] {
+        let sql = format!(
+            "DELETE FROM {table} AS o WHERE EXISTS (SELECT 1 FROM {table} k WHERE {key} \
+             AND (k.rev > o.rev OR (k.rev = o.rev AND k.{row_id} > o.{row_id})))"
+        );
+        deleted += tx.execute_raw(Statement::from_string(backend, sql)).await?.rows_affected();
+    }
+    tx.commit().await?;
+    Ok(deleted)
+}
+
 impl Facts {
     /// Reads the journeys changed since the last refresh (every journey the first time).
     async fn refresh(&mut self, db: &Db) -> AppResult<()> {

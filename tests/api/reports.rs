@@ -326,18 +326,7 @@ db_test!(
     compliance_is_current_to_the_last_write,
     configure = |c: &mut care_hub::config::Config| c.suppression_threshold = 0,
     |app: TestApp| async move {
-        // (numerator, denominator) of each compliance measure.
-        let measures = || async {
-            let r = app.get(&app.supervisor(), "/api/v1/reports/compliance").await;
-            r.assert_status(StatusCode::OK);
-            let n = |v: &Value| v.as_u64().unwrap();
-            r.body["measures"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| (m["measure"].as_str().unwrap().to_owned(), (n(&m["numerator"]), n(&m["denominator"]))))
-                .collect::<BTreeMap<String, (u64, u64)>>()
-        };
+        let measures = || compliance(&app);
         let (hub, case) = reported(&app, "CR-CMP-1").await;
         let m = measures().await;
         assert_eq!(m["withdrawals_evidenced"], (0, 0));
@@ -414,6 +403,80 @@ db_test!(
         assert_eq!(measures().await["service_recovery_within_target"], (1, 1));
     }
 );
+
+db_test!(
+    change_logs_compacted_keep_every_change_a_refresh_needs,
+    configure = |c: &mut care_hub::config::Config| c.suppression_threshold = 0,
+    |app: TestApp| async move {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = &app.state.db;
+        let backend = db.backend();
+        let count = move |sql: &'static str| async move {
+            let row = db.read().query_one_raw(Statement::from_string(backend, sql)).await.unwrap().unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        };
+        let (hub, _) = reported(&app, "CR-LOG-1").await;
+        assert_eq!(compliance(&app).await["needs_assessed"], (0, 1), "the cache is loaded before the writes");
+
+        // Two writes to the victim's records after the cache's last refresh: two log entries.
+        let read = app.get(&app.caseworker(), &format!("/api/v1/victims/{hub}")).await;
+        let needs =
+            json!({"needs_assessment": {"assessed_on": "2026-11-16", "assessed_by": "PC 1 Example", "needs": []}});
+        app.patch(&app.caseworker(), &format!("/api/v1/victims/{hub}"), &read.etag(), needs)
+            .await
+            .assert_status(StatusCode::OK);
+        app.post(
+            &app.caseworker(),
+            &format!("/api/v1/victims/{hub}/contacts"),
+            json!({"occurred_at": start_time().to_rfc3339(), "channel": "phone", "outcome": "reached",
+                   "kind": "routine_update"}),
+        )
+        .await
+        .assert_status(StatusCode::CREATED);
+        // And a deleted journey's tombstone written three times (two share a number).
+        let (case, victim) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        for rev in [1_i64, 2, 2] {
+            let sql = if backend == sea_orm::DbBackend::Postgres {
+                "INSERT INTO journey_tombstones (case_id, victim_id, rev) VALUES ($1, $2, $3)"
+            } else {
+                "INSERT INTO journey_tombstones (case_id, victim_id, rev) VALUES (?, ?, ?)"
+            };
+            let values = [case.into(), victim.into(), rev.into()];
+            let tx = db.begin_write().await.unwrap();
+            tx.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let entries = "SELECT COUNT(*) FROM report_victim_changes";
+        let per_victim = "SELECT COUNT(*) FROM (SELECT DISTINCT victim_id FROM report_victim_changes) d";
+        let tombstones = "SELECT COUNT(*) FROM journey_tombstones";
+        let (before, victims) = (count(entries).await, count(per_victim).await);
+        assert!(before > victims, "{before} entries for {victims} victims");
+
+        let deleted = care_hub::reports::facts::compact_change_logs(db).await.unwrap();
+        assert_eq!(count(entries).await, victims, "one entry per victim is left");
+        assert_eq!(count(tombstones).await, 1, "one tombstone per journey is left");
+        assert_eq!(i64::try_from(deleted).unwrap(), before - victims + 2);
+        assert_eq!(care_hub::reports::facts::compact_change_logs(db).await.unwrap(), 0, "nothing more to drop");
+
+        // The refresh after the compaction still sees both writes.
+        let m = compliance(&app).await;
+        assert_eq!(m["needs_assessed"], (1, 1));
+        assert_eq!(m["contact_updates_on_time"].1, 1, "the reached update is counted");
+    }
+);
+
+/// (numerator, denominator) of each compliance measure.
+async fn compliance(app: &TestApp) -> BTreeMap<String, (u64, u64)> {
+    let r = app.get(&app.supervisor(), "/api/v1/reports/compliance").await;
+    r.assert_status(StatusCode::OK);
+    let n = |v: &Value| v.as_u64().unwrap();
+    r.body["measures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["measure"].as_str().unwrap().to_owned(), (n(&m["numerator"]), n(&m["denominator"]))))
+        .collect()
+}
 
 /// A victim with a case known to the force by `crime_ref`, and the force's REPORTED event.
 async fn reported(app: &TestApp, crime_ref: &str) -> (String, String) {
