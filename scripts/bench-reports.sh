@@ -19,7 +19,9 @@
 #   JOURNEYS=20000 BACKENDS=sqlite RUNS=3 scripts/bench-reports.sh   # a quick try
 # Needs curl, hyperfine, psql, python3 with duckdb (apt-get install hyperfine postgresql-client;
 # pip install duckdb). PostgreSQL: BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test)
-# names a server where the scratch database bench_reports is created and dropped.
+# names a server where the scratch database bench_reports is created and dropped; with
+# REUSE_PG=1 an existing bench_reports of the same JOURNEYS is used as it is and kept (copying
+# 10,000,000 journeys takes half an hour).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +29,7 @@ JOURNEYS=${JOURNEYS:-1000000}
 IMPORTED=${IMPORTED:-100000}
 BACKENDS=${BACKENDS:-sqlite postgres}
 RUNS=${RUNS:-5}
+REUSE_PG=${REUSE_PG:-}
 PG_BASE=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 PG_DB=bench_reports
 CACHE=${BENCH_CACHE:-bench-results/cache}
@@ -52,7 +55,7 @@ SERVER=
 cleanup() {
     [ -n "$SERVER" ] && kill "$SERVER" 2> /dev/null || true
     rm -rf "$SCRATCH"
-    psql -X -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $PG_DB" 2> /dev/null || true
+    [ -n "$REUSE_PG" ] || psql -X -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $PG_DB" 2> /dev/null || true
 }
 trap cleanup EXIT
 
@@ -120,17 +123,25 @@ for n in $JOURNEYS; do
                 url="sqlite://$db?mode=rwc"
                 ;;
             postgres)
-                psql -X -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB"
                 url=$(pg_url $PG_DB)
-                CARE_HUB_DATABASE_URL=$url "$BIN" migrate > /dev/null
-                /usr/bin/time -f "%e s" -o "$OUT/load-$tag.time" python3 scripts/bench_sqlite_to_pg.py "$db" "$url" \
-                    2> "$OUT/load-$tag.out"
-                echo "== copied $n journeys into PostgreSQL: $(cat "$OUT/load-$tag.time")"
+                if [ -n "$REUSE_PG" ] && psql -X -q -d "$url" -c "SELECT 1" > /dev/null 2>&1; then
+                    have=$(psql -X -q -At -d "$url" -c "SELECT count(*) FROM journeys")
+                    [ "$have" = "$n" ] || { echo "$PG_DB holds $have journeys, not $n" >&2; exit 1; }
+                    CARE_HUB_DATABASE_URL=$url "$BIN" migrate > /dev/null
+                    echo "== reused $PG_DB with its $n journeys"
+                else
+                    psql -X -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB"
+                    CARE_HUB_DATABASE_URL=$url "$BIN" migrate > /dev/null
+                    /usr/bin/time -f "%e s" -o "$OUT/load-$tag.time" python3 scripts/bench_sqlite_to_pg.py "$db" "$url" \
+                        2> "$OUT/load-$tag.out"
+                    echo "== copied $n journeys into PostgreSQL: $(cat "$OUT/load-$tag.time")"
+                fi
                 ;;
         esac
         CARE_HUB_DATABASE_URL=$url CARE_HUB_DATA_DIR=$CACHE/sqlite-$n CARE_HUB_BIND=127.0.0.1:$PORT \
             "$BIN" serve > "$OUT/$tag/serve.log" 2>&1 &
         SERVER=$!
+        started=$(date +%s.%N)
         wait_ready
         token=$("$BIN" token --sub bench-analyst --role analyst --ttl-minutes 240)
         auth="Authorization: Bearer $token"
@@ -141,6 +152,8 @@ for n in $JOURNEYS; do
             curl -sf -H "$auth" "http://127.0.0.1:$PORT$path" > "$OUT/$tag/$name.json"
             args+=(-n "$name" "curl -sf -o /dev/null -H '$auth' http://127.0.0.1:$PORT$path")
         done
+        # The in-memory journeys are loaded at start; the first answer waits for them.
+        echo "serve start to the first answers: $(python3 -c "import sys; print(round(float(sys.argv[1]) - float(sys.argv[2]), 1))" "$(date +%s.%N)" "$started") s" | tee "$OUT/$tag/startup.txt"
         if curl -sf -o /dev/null -H "$auth" "http://127.0.0.1:$PORT/api/v1/reports/board-pack?format=html"; then
             args+=(-n "board-pack" "curl -sf -o /dev/null -H '$auth' 'http://127.0.0.1:$PORT/api/v1/reports/board-pack?format=html'")
         fi
@@ -160,7 +173,7 @@ for n in $JOURNEYS; do
         echo "load before DuckDB $tag: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt"
         python3 scripts/bench_reports_duckdb.py "$SCRATCH/extract-$tag.parquet" "$OUT/$tag" "$RUNS" > "$OUT/$tag/duckdb.json"
         rm -f "$SCRATCH/extract-$tag.parquet"
-        if [ "$backend" = postgres ]; then
+        if [ "$backend" = postgres ] && [ -z "$REUSE_PG" ]; then
             psql -X -q "$PG_BASE" -c "DROP DATABASE IF EXISTS $PG_DB"
         fi
     done

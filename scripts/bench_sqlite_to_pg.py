@@ -101,7 +101,9 @@ def main():
         if psql.wait() != 0:
             sys.exit(f"psql failed copying {table}")
         print(f"{table}: {n} rows ({time.monotonic() - started:.1f} s)", file=sys.stderr)
-    subprocess.run(["psql", "-X", "-q", url, "-c", "ANALYZE"], check=True)
+    # As autovacuum would have by now on a production server (it is off on this machine): hint bits
+    # and the visibility map set, so the first reads do not rewrite every page the copy wrote.
+    subprocess.run(["psql", "-X", "-q", url, "-c", "VACUUM ANALYZE"], check=True)
 
 
 if __name__ == "__main__":

@@ -373,13 +373,24 @@ impl Facts {
             None => ("IS NOT NULL".to_owned(), Vec::new()),
         };
         let stmt = |sql: String| Statement::from_sql_and_values(backend, sql, values.clone());
+        // The last closing date from one grouped join rather than a lookup per victim: on
+        // PostgreSQL at 10,000,000 victims the lookups were random reads for longer than the
+        // reports' whole start-up elsewhere (BENCHMARKS.md, "Reports"). `cond` twice: SQLite's
+        // `?` placeholders take the values twice, PostgreSQL's `$1` once.
+        let twice =
+            if backend == DbBackend::Postgres { values.clone() } else { [values.clone(), values.clone()].concat() };
         let mut rows = tx
-            .stream_raw(stmt(format!(
-                "SELECT v.id, v.created_at, CASE WHEN v.needs_assessed_on IS NULL THEN 0 ELSE 1 END, s.state, \
-                 s.interval_days, (SELECT MAX(k.closed_on) FROM case_victims cv JOIN cases k ON k.id = cv.case_id \
-                 WHERE cv.victim_id = v.id) FROM victims v LEFT JOIN contact_schedule s ON s.victim_id = v.id \
-                 WHERE v.id {cond}"
-            )))
+            .stream_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT v.id, v.created_at, CASE WHEN v.needs_assessed_on IS NULL THEN 0 ELSE 1 END, s.state, \
+                     s.interval_days, c.closed FROM victims v LEFT JOIN contact_schedule s ON s.victim_id = v.id \
+                     LEFT JOIN (SELECT cv.victim_id, MAX(k.closed_on) AS closed FROM case_victims cv \
+                     JOIN cases k ON k.id = cv.case_id WHERE cv.victim_id {cond} GROUP BY cv.victim_id) c \
+                     ON c.victim_id = v.id WHERE v.id {cond}"
+                ),
+                twice,
+            ))
             .await?;
         while let Some(r) = rows.try_next().await? {
             let Some(v) = self.victim_mut(r.try_get_by_index(0)?) else { continue };
