@@ -89,6 +89,8 @@ REPORTS=(
     "rates /api/v1/reports/attrition/rates"
     "timeliness /api/v1/reports/timeliness"
     "trials /api/v1/reports/trials"
+    # Contacts, obligations and service issues are not in the extract: no DuckDB figure.
+    "compliance /api/v1/reports/compliance"
 )
 
 base=$CACHE/sqlite-$IMPORTED/care-hub.db
