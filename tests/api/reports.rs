@@ -355,25 +355,13 @@ db_test!(
         assert_eq!((m["withdrawals_evidenced"], m["withdrawals_flagged_unevidenced"]), ((1, 1), (0, 1)));
 
         // A needs assessment on the hub record.
-        let read = app.get(&app.caseworker(), &format!("/api/v1/victims/{hub}")).await;
-        let needs =
-            json!({"needs_assessment": {"assessed_on": "2026-11-16", "assessed_by": "PC 1 Example", "needs": []}});
-        app.patch(&app.caseworker(), &format!("/api/v1/victims/{hub}"), &read.etag(), needs)
-            .await
-            .assert_status(StatusCode::OK);
+        assess_needs(&app, &hub).await;
         assert_eq!(measures().await["needs_assessed"], (1, 1));
 
         // A month on, the first routine update was missed; one made in time counts as met.
         app.clock.advance(chrono::Duration::days(30));
         assert_eq!(measures().await["contact_victims_updated_within_interval"], (0, 1));
-        let when = (start_time() + chrono::Duration::days(10)).to_rfc3339();
-        app.post(
-            &app.caseworker(),
-            &format!("/api/v1/victims/{hub}/contacts"),
-            json!({"occurred_at": when, "channel": "phone", "outcome": "reached", "kind": "routine_update"}),
-        )
-        .await
-        .assert_status(StatusCode::CREATED);
+        routine_update_on_day_10(&app, &hub).await;
         let m = measures().await;
         assert_eq!((m["contact_victims_updated_within_interval"], m["contact_updates_on_time"]), ((1, 1), (1, 1)));
 
@@ -421,20 +409,8 @@ db_test!(
         // Two writes to the victim's records after the cache's last refresh, a month on: two log
         // entries (a needs assessment; the routine update that met the first due date).
         app.clock.advance(chrono::Duration::days(30));
-        let read = app.get(&app.caseworker(), &format!("/api/v1/victims/{hub}")).await;
-        let needs =
-            json!({"needs_assessment": {"assessed_on": "2026-11-16", "assessed_by": "PC 1 Example", "needs": []}});
-        app.patch(&app.caseworker(), &format!("/api/v1/victims/{hub}"), &read.etag(), needs)
-            .await
-            .assert_status(StatusCode::OK);
-        app.post(
-            &app.caseworker(),
-            &format!("/api/v1/victims/{hub}/contacts"),
-            json!({"occurred_at": (start_time() + chrono::Duration::days(10)).to_rfc3339(), "channel": "phone",
-                   "outcome": "reached", "kind": "routine_update"}),
-        )
-        .await
-        .assert_status(StatusCode::CREATED);
+        assess_needs(&app, &hub).await;
+        routine_update_on_day_10(&app, &hub).await;
         // And a deleted journey's tombstone written three times (two share a number).
         let (case, victim) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         for rev in [1_i64, 2, 2] {
@@ -466,6 +442,27 @@ db_test!(
         assert_eq!(m["contact_victims_updated_within_interval"], (1, 1), "the update is counted");
     }
 );
+
+/// Records a needs assessment on the hub record.
+async fn assess_needs(app: &TestApp, hub: &str) {
+    let read = app.get(&app.caseworker(), &format!("/api/v1/victims/{hub}")).await;
+    let needs = json!({"needs_assessment": {"assessed_on": "2026-11-16", "assessed_by": "PC 1 Example", "needs": []}});
+    app.patch(&app.caseworker(), &format!("/api/v1/victims/{hub}"), &read.etag(), needs)
+        .await
+        .assert_status(StatusCode::OK);
+}
+
+/// A reached routine update ten days after the clock's start (before the first one is due).
+async fn routine_update_on_day_10(app: &TestApp, hub: &str) {
+    let when = (start_time() + chrono::Duration::days(10)).to_rfc3339();
+    app.post(
+        &app.caseworker(),
+        &format!("/api/v1/victims/{hub}/contacts"),
+        json!({"occurred_at": when, "channel": "phone", "outcome": "reached", "kind": "routine_update"}),
+    )
+    .await
+    .assert_status(StatusCode::CREATED);
+}
 
 /// (numerator, denominator) of each compliance measure.
 async fn compliance(app: &TestApp) -> BTreeMap<String, (u64, u64)> {
