@@ -374,9 +374,9 @@ impl Facts {
         };
         let stmt = |sql: String| Statement::from_sql_and_values(backend, sql, values.clone());
         // The last closing date from one grouped join rather than a lookup per victim: on
-        // PostgreSQL at 10,000,000 victims the lookups were random reads for longer than the
-        // reports' whole start-up elsewhere (BENCHMARKS.md, "Reports"). `cond` twice: SQLite's
-        // `?` placeholders take the values twice, PostgreSQL's `$1` once.
+        // PostgreSQL at 10,000,000 victims the lookups were random reads still running after 15
+        // minutes, the join takes the whole start-up to 150 s (BENCHMARKS.md, "Reports"). `cond`
+        // twice: SQLite's `?` placeholders take the values twice, PostgreSQL's `$1` once.
         let twice =
             if backend == DbBackend::Postgres { values.clone() } else { [values.clone(), values.clone()].concat() };
         let mut rows = tx
