@@ -59,7 +59,7 @@ timed() {
 }
 
 EVENT_FILES=("police-events.csv GEN-POLICE" "cps-events.csv GEN-CPS" "court-events.csv GEN-COURT")
-COLUMNS="source_event_id, event_type, occurred_at, received_at, outcome_code, ref_agency, ref_type, ref_value, victim_key"
+COLUMNS="source_event_id, event_type, occurred_at, received_at, outcome_code, ref_agency, ref_type, ref_value, victim_key, reason_code"
 
 for events in $EVENTS; do
     victims=$(python3 -c "import math; print(math.ceil($events / $PER_VICTIM))")

@@ -459,20 +459,21 @@ mod fuzz {
                 cell("crime_reference|cps_urn|ccrn|court_case_number|other"),
                 cell("[A-Za-z0-9/ -]{1,20}"),
                 cell("[0-9]{1,4}"),
+                cell("FEAR|PRESSURE|[a-z_]{1,12}"),
             ),
             extra in proptest::option::of(cell(".*")),
         ) {
             let now: DateTime<Utc> = "2026-11-01T12:00:00Z".parse().unwrap();
             let codes: HashSet<String> = ["1", "9", "15", "16"].into_iter().map(String::from).collect();
-            let (a, b, c, d, e, f, g, h, i) = row;
-            let mut values = vec![a, b, c, d, e, f, g, h, i];
+            let (a, b, c, d, e, f, g, h, i, j) = row;
+            let mut values = vec![a, b, c, d, e, f, g, h, i, j];
             if let Some(x) = extra {
                 values.push(x);
             }
             let width = values.len();
             match super::check(values, &codes, now) {
                 Ok(row) => {
-                    prop_assert_eq!(width, 9);
+                    prop_assert_eq!(width, 10);
                     prop_assert!(row.occurred_at <= now + Duration::minutes(5));
                     prop_assert!(row.received_at.is_none_or(|r| r >= row.occurred_at));
                 }
