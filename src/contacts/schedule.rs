@@ -3,7 +3,7 @@
 //! update, cases); every change to those facts calls it in the same transaction, so the due scan
 //! reads one indexed table.
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -34,18 +34,14 @@ pub fn status(s: &contact_schedule::Model, today: NaiveDate, due_soon_days: i32)
     }
 }
 
-/// The last contact that counted as an update.
-pub async fn last_update(db: &impl ConnectionTrait, victim_id: Uuid) -> AppResult<Option<DateTime<Utc>>> {
-    Ok(contacts::Entity::find()
+/// The last contact that counted as an update (its `MAX`, one row).
+fn last_update_query(victim_id: Uuid) -> sea_orm::Select<contacts::Entity> {
+    contacts::Entity::find()
         .select_only()
         .column_as(contacts::Column::OccurredAt.max(), "last")
         .filter(contacts::Column::VictimId.eq(victim_id))
         .filter(contacts::Column::Outcome.eq(ContactOutcome::Reached))
         .filter(contacts::Column::Kind.is_in([ContactKind::RoutineUpdate, ContactKind::KeyDecision]))
-        .into_tuple::<Option<DateTime<Utc>>>()
-        .one(db)
-        .await?
-        .flatten())
 }
 
 /// The facts a schedule is computed from.
@@ -86,7 +82,25 @@ pub fn compute(f: &Facts, cfg: &ReminderConfig, now: DateTime<Utc>) -> contact_s
     }
 }
 
-/// Recomputes and stores one victim's schedule.
+/// How many cases `victim_id` is on (open ones only when `open`), as a scalar subquery.
+fn cases_of(victim_id: Uuid, open: bool) -> Expr {
+    let mut q = Query::select();
+    q.expr(Expr::col((case_victims::Entity, case_victims::Column::CaseId)).count())
+        .from(case_victims::Entity)
+        .inner_join(
+            cases::Entity,
+            Expr::col((cases::Entity, cases::Column::Id)).equals((case_victims::Entity, case_victims::Column::CaseId)),
+        )
+        .and_where(Expr::col((case_victims::Entity, case_victims::Column::VictimId)).eq(victim_id));
+    if open {
+        q.and_where(Expr::col((cases::Entity, cases::Column::Status)).eq(CaseStatus::Open.as_str()));
+    }
+    Expr::SubQuery(None, Box::new(q.into()))
+}
+
+/// Recomputes and stores one victim's schedule: three reads (the record, its plan, and the last
+/// update with the case counts in one statement) and the upsert, since every write that touches
+/// a victim pays for them.
 pub async fn refresh(
     db: &impl ConnectionTrait,
     victim_id: Uuid,
@@ -98,30 +112,19 @@ pub async fn refresh(
         .await?
         .ok_or_else(|| anyhow::anyhow!("victim {victim_id} vanished while its schedule was refreshed"))?;
     let plan = contact_plans::Entity::find_by_id(victim_id).one(db).await?;
-    let case_ids: Vec<Uuid> = case_victims::Entity::find()
-        .select_only()
-        .column(case_victims::Column::CaseId)
-        .filter(case_victims::Column::VictimId.eq(victim_id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let statuses: Vec<CaseStatus> = if case_ids.is_empty() {
-        Vec::new()
-    } else {
-        cases::Entity::find()
-            .select_only()
-            .column(cases::Column::Status)
-            .filter(cases::Column::Id.is_in(case_ids))
-            .into_tuple()
-            .all(db)
-            .await?
-    };
+    let (last_update_at, all_cases, open_cases) = last_update_query(victim_id)
+        .expr_as(cases_of(victim_id, false), "all_cases")
+        .expr_as(cases_of(victim_id, true), "open_cases")
+        .into_tuple::<(Option<DateTime<Utc>>, i64, i64)>()
+        .one(db)
+        .await?
+        .unwrap_or_default();
     let facts = Facts {
         victim: &victim,
         plan: plan.as_ref(),
-        last_update_at: last_update(db, victim_id).await?,
-        open_cases: statuses.iter().filter(|s| **s == CaseStatus::Open).count() as u64,
-        all_cases: statuses.len() as u64,
+        last_update_at,
+        open_cases: open_cases.try_into().unwrap_or_default(),
+        all_cases: all_cases.try_into().unwrap_or_default(),
     };
     let row = compute(&facts, cfg, now);
     contact_schedule::Entity::insert(row.clone().into_active_model())
