@@ -246,20 +246,23 @@ pub async fn append<'a>(
     }
     let head =
         head_query.one(db).await?.ok_or_else(|| AppError::internal(anyhow::anyhow!("audit head row missing")))?;
-    let (rows, new_head) = link(&Head { seq: head.seq, hash: head.hash }, events);
+    let expected = Head { seq: head.seq, hash: head.hash };
+    let (rows, new_head) = link(&expected, events);
     if rows.is_empty() {
         return Ok(());
     }
     if backend == DbBackend::Postgres {
-        db.execute_raw(Statement::from_sql_and_values(backend, INSERT_FROM_JSON, [Value::from(batch_json(&rows)?)]))
-            .await?;
-    } else {
-        // Plain multi-row inserts in a few fixed sizes: each size's statement stays prepared.
-        let mut rows = rows.into_iter().map(sea_orm::IntoActiveModel::into_active_model).peekable();
-        while rows.peek().is_some() {
-            let size = [64, 16, 4, 1].into_iter().find(|s| *s <= rows.len()).unwrap_or(1);
-            audit_events::Entity::insert_many(rows.by_ref().take(size)).exec_without_returning(db).await?;
+        // The events and the head's move in one statement; it cannot miss, as the head is locked.
+        if !append_if_head(db, &rows, &expected, &new_head).await? {
+            return Err(AppError::internal(anyhow::anyhow!("the locked audit head moved")));
         }
+        return Ok(());
+    }
+    // Plain multi-row inserts in a few fixed sizes: each size's statement stays prepared.
+    let mut rows = rows.into_iter().map(sea_orm::IntoActiveModel::into_active_model).peekable();
+    while rows.peek().is_some() {
+        let size = [64, 16, 4, 1].into_iter().find(|s| *s <= rows.len()).unwrap_or(1);
+        audit_events::Entity::insert_many(rows.by_ref().take(size)).exec_without_returning(db).await?;
     }
     audit_head::Entity::update(audit_head::ActiveModel {
         id: Set(1),

@@ -92,7 +92,8 @@ async fn run_sqlite(db: Db, mut rx: mpsc::Receiver<Pending>) {
 
 /// PostgreSQL: each batch is linked after the head this writer last left and written in one
 /// statement; when another writer (a write transaction, another replica) moved the head
-/// meanwhile, the batch reads it again and relinks.
+/// meanwhile, the batch is appended as write transactions append, queueing for the head's lock,
+/// so a busy chain costs the reads one wait rather than a race they can keep losing.
 async fn run_postgres(db: Db, mut rx: mpsc::Receiver<Pending>) {
     let mut known: Option<Head> = None;
     while let Some(first) = rx.recv().await {
@@ -103,16 +104,17 @@ async fn run_postgres(db: Db, mut rx: mpsc::Receiver<Pending>) {
 }
 
 async fn write_postgres(db: &Db, batch: &[Pending], known: &mut Option<Head>) -> AppResult<()> {
-    for _ in 0..100 {
-        let expected = match known.take() {
-            Some(h) => h,
-            None => head(db.read()).await?,
-        };
-        let (rows, new_head) = link(&expected, events(batch));
-        if append_if_head(db.read(), &rows, &expected, &new_head).await? {
-            *known = Some(new_head);
-            return Ok(());
-        }
+    let expected = match known.take() {
+        Some(h) => h,
+        None => head(db.read()).await?,
+    };
+    let (rows, new_head) = link(&expected, events(batch));
+    if append_if_head(db.read(), &rows, &expected, &new_head).await? {
+        *known = Some(new_head);
+        return Ok(());
     }
-    Err(AppError::unavailable("the audit trail is too busy to append to"))
+    let tx = db.begin_write().await?;
+    append(&tx, events(batch)).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -463,6 +463,30 @@ db_test!(concurrent_writes_keep_one_unbroken_chain, |app: TestApp| async move {
     assert!(v.ok, "{v:?}");
 });
 
+db_test!(a_read_batch_waits_for_a_change_holding_the_head_then_joins_the_chain, |app: TestApp| async move {
+    // A change that has appended its event holds the chain's head (on PostgreSQL its row lock; on
+    // SQLite the writer) until it commits; a read arriving meanwhile is linked after it.
+    let hub = app.any_victim().await;
+    let tx = app.state.db.begin_write().await.unwrap();
+    let actor = care_hub::audit::Actor { id: "holder".into(), ..Default::default() };
+    let event = care_hub::audit::Event::new(care_hub::vocab::AuditAction::Update, "test");
+    care_hub::audit::record(&tx, &actor, start_time(), event).await.unwrap();
+    let app = std::sync::Arc::new(app);
+    let reader = {
+        let app = app.clone();
+        tokio::spawn(async move { app.get(&app.caseworker(), &format!("/api/v1/victims/{hub}")).await.status })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!reader.is_finished(), "the read was answered before its audit event could be committed");
+    tx.commit().await.unwrap();
+    assert_eq!(reader.await.unwrap(), StatusCode::OK);
+    let all = events(&app).await;
+    let holder = all.iter().position(|e| e.actor == "holder").expect("the change's event");
+    let read = all.iter().rposition(|e| e.action.as_str() == "read").expect("the read's event");
+    assert!(read > holder, "the read is linked after the change it waited for");
+    assert!(care_hub::audit::verify(app.state.db.read()).await.unwrap().ok);
+});
+
 db_test!(an_abandoned_transaction_does_not_hold_the_chain, |app: TestApp| async move {
     let db = app.state.db.clone();
     let slow = match app.backend {
