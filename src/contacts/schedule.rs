@@ -98,9 +98,7 @@ fn cases_of(victim_id: Uuid, open: bool) -> Expr {
     Expr::SubQuery(None, Box::new(q.into()))
 }
 
-/// Recomputes and stores one victim's schedule: three reads (the record, its plan, and the last
-/// update with the case counts in one statement) and the upsert, since every write that touches
-/// a victim pays for them.
+/// Recomputes and stores one victim's schedule.
 pub async fn refresh(
     db: &impl ConnectionTrait,
     victim_id: Uuid,
@@ -111,6 +109,19 @@ pub async fn refresh(
         .one(db)
         .await?
         .ok_or_else(|| anyhow::anyhow!("victim {victim_id} vanished while its schedule was refreshed"))?;
+    refresh_victim(db, &victim, cfg, now).await
+}
+
+/// [`refresh`] for a caller holding the record as it now stands in `db`'s transaction: two reads
+/// (the plan, and the last update with the case counts in one statement) and the upsert, since
+/// every write that touches a victim pays for them.
+pub async fn refresh_victim(
+    db: &impl ConnectionTrait,
+    victim: &victims::Model,
+    cfg: &ReminderConfig,
+    now: DateTime<Utc>,
+) -> AppResult<contact_schedule::Model> {
+    let victim_id = victim.id;
     let plan = contact_plans::Entity::find_by_id(victim_id).one(db).await?;
     let (last_update_at, all_cases, open_cases) = last_update_query(victim_id)
         .expr_as(cases_of(victim_id, false), "all_cases")
@@ -120,7 +131,7 @@ pub async fn refresh(
         .await?
         .unwrap_or_default();
     let facts = Facts {
-        victim: &victim,
+        victim,
         plan: plan.as_ref(),
         last_update_at,
         open_cases: open_cases.try_into().unwrap_or_default(),

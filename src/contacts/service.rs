@@ -89,7 +89,7 @@ pub async fn record_contact(
     };
     let contact = contacts::Entity::insert(contact.into_active_model()).exec_with_returning(&tx).await?;
     obligation_service::discharge(&tx, victim.id, &discharges, &contact).await?;
-    schedule::refresh(&tx, victim.id, cfg, now).await?;
+    schedule::refresh_victim(&tx, &victim, cfg, now).await?;
     let event = Event::new(AuditAction::Create, "contact").victim(victim.id).resource(contact.id).fields([
         "occurred_at",
         "channel",
@@ -183,7 +183,7 @@ async fn current_schedule(
 ) -> AppResult<contact_schedule::Model> {
     match contact_schedule::Entity::find_by_id(victim.id).one(db).await? {
         Some(s) => Ok(s),
-        None => schedule::refresh(db, victim.id, cfg, now).await,
+        None => schedule::refresh_victim(db, victim, cfg, now).await,
     }
 }
 
@@ -287,7 +287,7 @@ pub async fn put_plan(
             return Err(AppError::precondition_failed(1));
         }
     }
-    let sched = schedule::refresh(&tx, victim.id, cfg, now).await?;
+    let sched = schedule::refresh_victim(&tx, &victim, cfg, now).await?;
     let event = Event::new(AuditAction::Update, "contact_plan").victim(victim.id).resource(&victim.hub_ref).fields([
         "interval_days",
         "preferred_channel",

@@ -240,7 +240,7 @@ pub async fn create(
         .victim(created.id)
         .resource(&created.hub_ref)
         .fields(given_fields(input));
-    crate::contacts::schedule::refresh(&tx, created.id, cfg, now).await?;
+    crate::contacts::schedule::refresh_victim(&tx, &created, cfg, now).await?;
     // Last before the commit: on PostgreSQL the append holds the audit chain's head until then.
     audit::record(&tx, &Actor::from(user), now, event).await?;
     tx.commit().await?;
@@ -309,7 +309,7 @@ pub async fn patch(
     .await?;
     let fields: Vec<&String> = patch.0.keys().collect();
     let event = Event::new(AuditAction::Update, "victim").victim(current.id).resource(&current.hub_ref).fields(fields);
-    crate::contacts::schedule::refresh(&tx, current.id, cfg, now).await?;
+    crate::contacts::schedule::refresh_victim(&tx, &updated, cfg, now).await?;
     // Last before the commit: on PostgreSQL the append holds the audit chain's head until then.
     audit::record(&tx, &Actor::from(user), now, event).await?;
     tx.commit().await?;
