@@ -34,16 +34,6 @@ pub fn status(s: &contact_schedule::Model, today: NaiveDate, due_soon_days: i32)
     }
 }
 
-/// The last contact that counted as an update (its `MAX`, one row).
-fn last_update_query(victim_id: Uuid) -> sea_orm::Select<contacts::Entity> {
-    contacts::Entity::find()
-        .select_only()
-        .column_as(contacts::Column::OccurredAt.max(), "last")
-        .filter(contacts::Column::VictimId.eq(victim_id))
-        .filter(contacts::Column::Outcome.eq(ContactOutcome::Reached))
-        .filter(contacts::Column::Kind.is_in([ContactKind::RoutineUpdate, ContactKind::KeyDecision]))
-}
-
 /// The facts a schedule is computed from.
 pub struct Facts<'a> {
     pub victim: &'a victims::Model,
@@ -123,7 +113,13 @@ pub async fn refresh_victim(
 ) -> AppResult<contact_schedule::Model> {
     let victim_id = victim.id;
     let plan = contact_plans::Entity::find_by_id(victim_id).one(db).await?;
-    let (last_update_at, all_cases, open_cases) = last_update_query(victim_id)
+    // The last contact that counted as an update (an aggregate: always one row), and the cases.
+    let (last_update_at, all_cases, open_cases) = contacts::Entity::find()
+        .select_only()
+        .column_as(contacts::Column::OccurredAt.max(), "last")
+        .filter(contacts::Column::VictimId.eq(victim_id))
+        .filter(contacts::Column::Outcome.eq(ContactOutcome::Reached))
+        .filter(contacts::Column::Kind.is_in([ContactKind::RoutineUpdate, ContactKind::KeyDecision]))
         .expr_as(cases_of(victim_id, false), "all_cases")
         .expr_as(cases_of(victim_id, true), "open_cases")
         .into_tuple::<(Option<DateTime<Utc>>, i64, i64)>()
