@@ -110,7 +110,7 @@ for events in $EVENTS; do
                 fresh_pg $PG_COPY_DB
                 psql -X -q "$(pg_url $PG_COPY_DB)" -c "CREATE TABLE raw_events(source_event_id text, event_type text,
                     occurred_at timestamptz, received_at timestamptz, outcome_code text, ref_agency text,
-                    ref_type text, ref_value text, victim_key text)"
+                    ref_type text, ref_value text, victim_key text, reason_code text)"
                 {
                     for f in police-events.csv cps-events.csv court-events.csv; do
                         echo "\\copy raw_events FROM '$data/$f' WITH (FORMAT csv, HEADER true)"
