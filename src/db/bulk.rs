@@ -2,23 +2,24 @@
 //! the journeys recomputed for them.
 //!
 //! The statement text is written here rather than through the ORM's expression tree: building
-//! and rendering an expression per value cost more than SQLite's own work for the row. On
-//! SQLite, rows are bound as a multi-row `INSERT … VALUES` within SQLite's 32,766 parameters, one
-//! text per row count, so the driver's statement cache prepares it once. PostgreSQL plans a
-//! multi-row `VALUES` anew for every set of thousands of parameters, which costs more than the
-//! insert itself; there the rows travel as one JSON parameter unpacked by
-//! `json_populate_recordset`. Values are written as sqlx binds them (times cut to the
-//! microsecond on PostgreSQL), so rows read back exactly as if the ORM had stored them.
+//! and rendering an expression per value cost more than the database's own work for the row. The
+//! rows travel as one JSON parameter, so each table's statement text is the same however many rows
+//! there are: prepared once, with no bound-parameter limit to chunk by and no bound value per cell
+//! (binding thousands of values one by one through sqlx, and preparing a statement per row count,
+//! cost the import more than SQLite's own work: BENCHMARKS.md, "Import"). PostgreSQL unpacks them
+//! with `json_populate_recordset`, SQLite with `json_each` and `->>`. Values are written as sqlx
+//! binds them (times cut to the microsecond on PostgreSQL), so rows read back exactly as if the
+//! ORM had stored them.
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::{Expr, Value};
-use sea_orm::{ConnectionTrait, DbBackend, EntityName, EntityTrait, IdenStatic, Iterable, ModelTrait, Statement};
+use sea_orm::{
+    ColumnTrait, ColumnType, ConnectionTrait, DbBackend, EntityName, EntityTrait, IdenStatic, Iterable, ModelTrait,
+    Statement,
+};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
-
-/// Bound parameters per SQLite statement.
-const SQLITE_PARAMETERS: usize = 30_000;
 
 type Column<M> = <<M as ModelTrait>::Entity as EntityTrait>::Column;
 
@@ -83,24 +84,97 @@ pub async fn insert<M: ModelTrait>(
         let result = db.execute_raw(Statement::from_sql_and_values(backend, sql, [payload.into()])).await?;
         return Ok(result.rows_affected());
     }
+    // One statement text per table and conflict clause, whatever the number of rows: prepared
+    // once, no parameter limit to chunk by, and one bound text instead of a value per cell.
     let names: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.as_str())).collect();
-    let head = format!("INSERT INTO \"{table}\" ({}) VALUES ", names.join(", "));
-    let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
-    let mut written = 0;
-    for chunk in rows.chunks((SQLITE_PARAMETERS / columns.len()).max(1)) {
-        let mut sql = String::with_capacity(head.len() + chunk.len() * (placeholders.len() + 1) + conflict.len());
-        sql.push_str(&head);
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&placeholders);
+    let cells: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match c.def().get_column_type() {
+            ColumnType::Uuid => format!("unhex(value ->> {i})"),
+            _ => format!("value ->> {i}"),
+        })
+        .collect();
+    // `WHERE true`: an upsert's SELECT needs a WHERE clause, or SQLite reads ON CONFLICT as a join's ON.
+    let sql = format!(
+        "INSERT INTO \"{table}\" ({}) SELECT {} FROM jsonb_each(?) WHERE true{conflict}",
+        names.join(", "),
+        cells.join(", ")
+    );
+    let mut payload = String::with_capacity(rows.len() * columns.len() * 16);
+    payload.push('[');
+    for (n, row) in rows.iter().enumerate() {
+        if n > 0 {
+            payload.push(',');
         }
-        sql.push_str(&conflict);
-        let values: Vec<Value> = chunk.iter().flat_map(|row| columns.iter().map(|c| row.get(*c))).collect();
-        written += db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected();
+        payload.push('[');
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                payload.push(',');
+            }
+            sqlite_cell(&mut payload, &row.get(*c))?;
+        }
+        payload.push(']');
     }
-    Ok(written)
+    payload.push(']');
+    let result = db.execute_raw(Statement::from_sql_and_values(backend, sql, [payload.into()])).await?;
+    Ok(result.rows_affected())
+}
+
+/// Writes a value as a JSON cell that `value ->> i` reads back as sqlx would have bound it:
+/// UUIDs as hex (the statement `unhex`es them into sqlx's 16-byte blobs), times in sqlx's RFC 3339
+/// form, booleans as 1 or 0, JSON as its text.
+fn sqlite_cell(out: &mut String, v: &Value) -> AppResult<()> {
+    use std::fmt::Write as _;
+    fn text(out: &mut String, s: &str) {
+        out.push('"');
+        if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < b' ') {
+            out.push_str(s);
+            out.push('"');
+            return;
+        }
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if c < ' ' => write!(out, "\\u{:04x}", c as u32).unwrap_or(()),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    match v {
+        Value::Bool(Some(b)) => out.push(if *b { '1' } else { '0' }),
+        Value::TinyInt(Some(i)) => write!(out, "{i}").unwrap_or(()),
+        Value::SmallInt(Some(i)) => write!(out, "{i}").unwrap_or(()),
+        Value::Int(Some(i)) => write!(out, "{i}").unwrap_or(()),
+        Value::BigInt(Some(i)) => write!(out, "{i}").unwrap_or(()),
+        Value::String(Some(s)) => text(out, s),
+        Value::Enum(e) => match e {
+            sea_orm::sea_query::OptionEnum::Some(e) => text(out, &e.value),
+            sea_orm::sea_query::OptionEnum::None(_) => out.push_str("null"),
+        },
+        Value::Json(Some(j)) => text(out, &j.to_string()),
+        Value::Uuid(Some(u)) => write!(out, "\"{}\"", u.simple()).unwrap_or(()),
+        Value::ChronoDate(Some(d)) => write!(out, "\"{}\"", d.format("%F")).unwrap_or(()),
+        Value::ChronoDateTimeUtc(Some(t)) => {
+            write!(out, "\"{}\"", t.to_rfc3339_opts(SecondsFormat::AutoSi, false)).unwrap_or(());
+        }
+        Value::Bool(None)
+        | Value::TinyInt(None)
+        | Value::SmallInt(None)
+        | Value::Int(None)
+        | Value::BigInt(None)
+        | Value::String(None)
+        | Value::Json(None)
+        | Value::Uuid(None)
+        | Value::ChronoDate(None)
+        | Value::ChronoDateTimeUtc(None) => out.push_str("null"),
+        other => {
+            return Err(AppError::internal(anyhow::anyhow!("no SQLite form for {other:?} in a bulk insert")));
+        }
+    }
+    Ok(())
 }
 
 /// `column IN (ids)`, the ids travelling as one JSON array parameter: the statement's text is

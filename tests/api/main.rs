@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod board;
+mod bulk;
 mod cases;
 mod contacts;
 mod datetimes;
