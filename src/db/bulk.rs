@@ -5,9 +5,11 @@
 //! and rendering an expression per value cost more than the database's own work for the row. The
 //! rows travel as one JSON parameter, so each table's statement text is the same however many rows
 //! there are: prepared once, with no bound-parameter limit to chunk by and no bound value per cell
-//! (binding thousands of values one by one through sqlx, and preparing a statement per row count,
-//! cost the import more than SQLite's own work: BENCHMARKS.md, "Import"). PostgreSQL unpacks them
-//! with `json_populate_recordset`, SQLite with `json_each` and `->>`. Values are written as sqlx
+//! (on SQLite a statement per row count filled sqlx's statement cache with prepared statements of
+//! thousands of parameters each, most of an import's peak memory: BENCHMARKS.md, "Import"; on
+//! PostgreSQL a multi-row `VALUES` is planned anew per statement). PostgreSQL unpacks them
+//! with `json_populate_recordset`, SQLite with `jsonb_each` and `->>` (`json_each` hands every row
+//! to `->>` as text to parse again, which cost more than binding). Values are written as sqlx
 //! binds them (times cut to the microsecond on PostgreSQL), so rows read back exactly as if the
 //! ORM had stored them.
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -84,8 +86,6 @@ pub async fn insert<M: ModelTrait>(
         let result = db.execute_raw(Statement::from_sql_and_values(backend, sql, [payload.into()])).await?;
         return Ok(result.rows_affected());
     }
-    // One statement text per table and conflict clause, whatever the number of rows: prepared
-    // once, no parameter limit to chunk by, and one bound text instead of a value per cell.
     let names: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.as_str())).collect();
     let cells: Vec<String> = columns
         .iter()
