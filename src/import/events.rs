@@ -17,7 +17,9 @@ use crate::error::AppResult;
 use crate::journeys::stages::{self, OUTCOME};
 use crate::vocab::{EventStatus, RefType};
 
-/// Events per insert (see `bulk`).
+/// Events per insert statement. Not for speed (one statement per 10,000-event batch took as long on
+/// both databases): each statement's payload is built whole in memory, and a whole batch's added
+/// 14 MB to an import's peak on SQLite and 55 MB on PostgreSQL (BENCHMARKS.md, "Import").
 const ROWS_PER_INSERT: usize = 2500;
 /// References remembered between batches; the map starts afresh when it fills. Extracts grouped
 /// by case (as the generator writes them) never look a reference up twice; the bound keeps peak

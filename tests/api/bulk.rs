@@ -25,12 +25,12 @@ async fn stored<E: EntityTrait>(db: &impl ConnectionTrait, id: uuid::Uuid) -> Ve
     let mut out = Vec::new();
     for column in E::Column::iter() {
         let name = column.as_str();
-        let (sql, key): (String, sea_orm::Value) = match backend {
-            DbBackend::Postgres => (format!("SELECT \"{name}\"::text AS v FROM \"{table}\" WHERE id = $1"), id.into()),
-            _ => (format!("SELECT quote(\"{name}\") AS v FROM \"{table}\" WHERE id = ?"), id.into()),
+        let sql = match backend {
+            DbBackend::Postgres => format!("SELECT \"{name}\"::text AS v FROM \"{table}\" WHERE id = $1"),
+            _ => format!("SELECT quote(\"{name}\") AS v FROM \"{table}\" WHERE id = ?"),
         };
         let row = db
-            .query_one_raw(Statement::from_sql_and_values(backend, sql, [key]))
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
             .await
             .expect("read")
             .unwrap_or_else(|| panic!("{table} row {id} is stored"));
@@ -67,12 +67,11 @@ db_test!(bulk_inserts_store_every_column_as_the_orm_does, |app: TestApp| async m
         let twin = teams::Model { id: uuid::Uuid::now_v7(), code: format!("bulk-twin-{i}"), ..team.clone() };
         team.clone().into_active_model().insert(db).await.expect("ORM insert");
         assert_eq!(bulk::insert(db, std::slice::from_ref(&twin), OnConflict::Fail).await.expect("bulk insert"), 1);
-        let (orm, ours) = (stored::<teams::Entity>(db, team.id).await, stored::<teams::Entity>(db, twin.id).await);
-        let code = |row: &[(String, Option<String>)]| row.iter().find(|(n, _)| n == "code").cloned();
-        assert_ne!(code(&orm), code(&ours));
+        // The twins differ in their id and code only.
         let same = |row: Vec<(String, Option<String>)>| {
             without_key(row).into_iter().filter(|(n, _)| n != "code").collect::<Vec<_>>()
         };
+        let (orm, ours) = (stored::<teams::Entity>(db, team.id).await, stored::<teams::Entity>(db, twin.id).await);
         assert_eq!(same(orm), same(ours), "team {i}");
         let back = teams::Entity::find_by_id(twin.id).one(db).await.expect("read").expect("stored");
         assert_eq!(back, twin, "read back through the entity");
