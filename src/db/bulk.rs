@@ -26,6 +26,7 @@ use crate::error::{AppError, AppResult};
 type Column<M> = <<M as ModelTrait>::Entity as EntityTrait>::Column;
 
 /// What an insert does with a row whose unique key is stored already.
+#[derive(Clone, Copy)]
 pub enum OnConflict<'a, C> {
     /// Fails the statement (a unique violation).
     Fail,
@@ -63,10 +64,22 @@ pub async fn insert<M: ModelTrait>(
     rows: &[M],
     on_conflict: OnConflict<'_, Column<M>>,
 ) -> AppResult<u64> {
-    if rows.is_empty() {
-        return Ok(0);
+    match insert_statement(db.get_database_backend(), rows, on_conflict)? {
+        Some(statement) => Ok(db.execute_raw(statement).await?.rows_affected()),
+        None => Ok(0),
     }
-    let backend = db.get_database_backend();
+}
+
+/// The statement [`insert`] runs (`None` for no rows), for a caller that builds it ahead of its
+/// transaction.
+pub fn insert_statement<M: ModelTrait>(
+    backend: DbBackend,
+    rows: &[M],
+    on_conflict: OnConflict<'_, Column<M>>,
+) -> AppResult<Option<Statement>> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
     let table = <M::Entity as Default>::default().table_name().to_owned();
     let columns: Vec<Column<M>> = Column::<M>::iter().collect();
     let conflict = on_conflict.clause();
@@ -83,8 +96,7 @@ pub async fn insert<M: ModelTrait>(
             "INSERT INTO \"{table}\" SELECT * FROM json_populate_recordset(NULL::\"{table}\", $1::json){conflict}"
         );
         let payload = serde_json::to_string(&objects).map_err(|e| AppError::internal(e.into()))?;
-        let result = db.execute_raw(Statement::from_sql_and_values(backend, sql, [payload.into()])).await?;
-        return Ok(result.rows_affected());
+        return Ok(Some(Statement::from_sql_and_values(backend, sql, [payload.into()])));
     }
     let names: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.as_str())).collect();
     let cells: Vec<String> = columns
@@ -117,8 +129,7 @@ pub async fn insert<M: ModelTrait>(
         payload.push(']');
     }
     payload.push(']');
-    let result = db.execute_raw(Statement::from_sql_and_values(backend, sql, [payload.into()])).await?;
-    Ok(result.rows_affected())
+    Ok(Some(Statement::from_sql_and_values(backend, sql, [payload.into()])))
 }
 
 /// Writes a value as a JSON cell that `value ->> i` reads back as sqlx would have bound it:

@@ -56,10 +56,6 @@ pub(super) struct EventLoader {
     outcome_codes: HashSet<String>,
     victim_outcomes: Vec<String>,
     deadlines: Deadlines,
-    /// Reference → the case holding it (`None`: no case does).
-    cases: HashMap<RefKey, Option<Uuid>>,
-    /// Victim-key reference → the victim holding it, with its hub reference.
-    victims: HashMap<(String, String), Option<(Uuid, String)>>,
     /// Whether the agency had events stored when the import began. On its first load there is
     /// nothing to look up before inserting: an event repeated within the file (or sent through the
     /// API meanwhile) is caught by the insert's conflict clause, and the batch then recomputes
@@ -67,32 +63,19 @@ pub(super) struct EventLoader {
     had_events: bool,
 }
 
-impl EventLoader {
-    pub(super) async fn new(db: &Db, agency: &str, now: DateTime<Utc>) -> AppResult<Self> {
-        let codes: Vec<String> = outcome_codes::Entity::find()
-            .select_only()
-            .column(outcome_codes::Column::Code)
-            .into_tuple()
-            .all(db.read())
-            .await?;
-        Ok(EventLoader {
-            agency: agency.to_owned(),
-            by: super::actor(agency).id,
-            now,
-            outcome_codes: codes.into_iter().collect(),
-            victim_outcomes: crate::journeys::service::victim_outcomes(db.read()).await?,
-            deadlines: Deadlines::load(db.read(), now).await?,
-            cases: HashMap::new(),
-            victims: HashMap::new(),
-            had_events: journey_events::Entity::find()
-                .select_only()
-                .column(journey_events::Column::Id)
-                .filter(journey_events::Column::SourceAgency.eq(agency))
-                .into_tuple::<Uuid>()
-                .one(db.read())
-                .await?
-                .is_some(),
-        })
+/// What the lookups of earlier batches found. Agency references and the victims on cases are
+/// not changed by an events import, so what was found stays true for the rest of the file.
+#[derive(Default)]
+pub(super) struct EventCache {
+    /// Reference → the case holding it (`None`: no case does).
+    cases: HashMap<RefKey, Option<Uuid>>,
+    /// Victim-key reference → the victim holding it, with its hub reference.
+    victims: HashMap<(String, String), Option<(Uuid, String)>>,
+}
+
+impl EventCache {
+    fn case(&self, r: &EventRow) -> Option<Uuid> {
+        self.cases.get(&(r.agency.clone(), r.ref_type, r.value.clone())).copied().flatten()
     }
 
     /// Finds the cases holding references not looked up yet: one query per agency and type.
@@ -150,6 +133,33 @@ impl EventLoader {
         }
         Ok(())
     }
+}
+
+impl EventLoader {
+    pub(super) async fn new(db: &Db, agency: &str, now: DateTime<Utc>) -> AppResult<Self> {
+        let codes: Vec<String> = outcome_codes::Entity::find()
+            .select_only()
+            .column(outcome_codes::Column::Code)
+            .into_tuple()
+            .all(db.read())
+            .await?;
+        Ok(EventLoader {
+            agency: agency.to_owned(),
+            by: super::actor(agency).id,
+            now,
+            outcome_codes: codes.into_iter().collect(),
+            victim_outcomes: crate::journeys::service::victim_outcomes(db.read()).await?,
+            deadlines: Deadlines::load(db.read(), now).await?,
+            had_events: journey_events::Entity::find()
+                .select_only()
+                .column(journey_events::Column::Id)
+                .filter(journey_events::Column::SourceAgency.eq(agency))
+                .into_tuple::<Uuid>()
+                .one(db.read())
+                .await?
+                .is_some(),
+        })
+    }
 
     /// Source event ids of `rows` this agency has sent before.
     async fn stored(&self, db: &impl ConnectionTrait, rows: &[EventRow]) -> AppResult<HashSet<String>> {
@@ -178,11 +188,11 @@ impl EventLoader {
     }
 
     /// The stored row for an event: linked to its case (and victim), or queued with the reason.
-    fn model(&self, r: EventRow, on_case: &HashSet<(Uuid, Uuid)>) -> journey_events::Model {
+    fn model(&self, cache: &EventCache, r: EventRow, on_case: &HashSet<(Uuid, Uuid)>) -> journey_events::Model {
         let label = r.label();
-        let case = self.cases.get(&(r.agency.clone(), r.ref_type, r.value.clone())).copied().flatten();
+        let case = cache.case(&r);
         let victim = r.victim_key.as_ref().map(|(raw, key)| {
-            let found = self.victims.get(&(r.agency.clone(), key.clone())).cloned().flatten();
+            let found = cache.victims.get(&(r.agency.clone(), key.clone())).cloned().flatten();
             (raw, found)
         });
         let (status, case_id, victim_id, victim_ref, reason) = match (case, victim) {
@@ -223,8 +233,22 @@ impl EventLoader {
     }
 }
 
+/// A batch of events ready for its transaction.
+pub(super) struct Ready {
+    /// The rows to store, linked or queued.
+    models: Vec<journey_events::Model>,
+    /// Their inserts, built ahead of the transaction.
+    inserts: Vec<Statement>,
+    /// The cases the linked events name.
+    touched: BTreeSet<Uuid>,
+    /// Rows of the batch stored already, or repeated in it.
+    duplicates: u64,
+}
+
 impl Loader for EventLoader {
     type Row = EventRow;
+    type Cache = EventCache;
+    type Ready = Ready;
     const BATCH: usize = 10_000;
 
     fn checker(&self) -> Checker<EventRow> {
@@ -233,56 +257,67 @@ impl Loader for EventLoader {
         Box::new(move |_, _, values| check(values, &codes, now))
     }
 
-    async fn write(
-        &mut self,
-        tx: &WriteTx,
-        rows: Vec<EventRow>,
-        summary: &mut Summary,
-    ) -> AppResult<(Vec<Reject>, Option<Written>)> {
+    /// Finds each event's case and victim and builds its row and inserts. While the batch before
+    /// is written (and not yet committed) an event it stores looks new here; the insert's
+    /// conflict clause still stores it once (`write`).
+    async fn prepare(&self, cache: &mut EventCache, db: &Db, rows: Vec<EventRow>) -> AppResult<Ready> {
+        let read = db.read();
         // An event stored already (an earlier run or batch), or twice in this batch: the first counts.
-        let stored = if self.had_events { self.stored(tx, &rows).await? } else { HashSet::new() };
+        let stored = if self.had_events { self.stored(read, &rows).await? } else { HashSet::new() };
         let mut seen = HashSet::with_capacity(rows.len());
         let before = rows.len();
         let rows: Vec<EventRow> = rows
             .into_iter()
             .filter(|r| !stored.contains(&r.source_event_id) && seen.insert(r.source_event_id.clone()))
             .collect();
-        summary.duplicates += (before - rows.len()) as u64;
-        if rows.is_empty() {
+        let duplicates = (before - rows.len()) as u64;
+        cache.resolve_cases(read, &rows).await?;
+        cache.resolve_victims(read, &rows).await?;
+        // Which victim keys belong to the case they name.
+        let named: Vec<Uuid> = rows.iter().filter_map(|r| cache.case(r)).collect::<BTreeSet<_>>().into_iter().collect();
+        let on_case: HashSet<(Uuid, Uuid)> = journeys::victims_on(read, &named)
+            .await?
+            .into_iter()
+            .flat_map(|(c, vs)| vs.into_iter().map(move |v| (c, v)))
+            .collect();
+        let models: Vec<journey_events::Model> = rows.into_iter().map(|r| self.model(cache, r, &on_case)).collect();
+        let key = [journey_events::Column::SourceAgency, journey_events::Column::SourceEventId];
+        let inserts = models
+            .chunks(ROWS_PER_INSERT)
+            .filter_map(|chunk| bulk::insert_statement(db.backend(), chunk, OnConflict::Skip(&key)).transpose())
+            .collect::<AppResult<Vec<_>>>()?;
+        let touched = models.iter().filter_map(|m| m.case_id).collect();
+        Ok(Ready { models, inserts, touched, duplicates })
+    }
+
+    async fn write(
+        &self,
+        tx: &WriteTx,
+        ready: Ready,
+        summary: &mut Summary,
+    ) -> AppResult<(Vec<Reject>, Option<Written>)> {
+        let Ready { models, inserts, touched, duplicates } = ready;
+        summary.duplicates += duplicates;
+        if models.is_empty() {
             return Ok((Vec::new(), None));
         }
-
-        self.resolve_cases(tx, &rows).await?;
-        self.resolve_victims(tx, &rows).await?;
-        // The victims on every case the batch names: which victim keys belong to their case, and
-        // whose journeys the batch changes.
-        let named: Vec<Uuid> = rows
-            .iter()
-            .filter_map(|r| self.cases.get(&(r.agency.clone(), r.ref_type, r.value.clone())).copied().flatten())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut people = journeys::victims_on(tx, &named).await?;
-        let on_case: HashSet<(Uuid, Uuid)> =
-            people.iter().flat_map(|(c, vs)| vs.iter().map(move |v| (*c, *v))).collect();
-        let models: Vec<journey_events::Model> = rows.into_iter().map(|r| self.model(r, &on_case)).collect();
         let ids_len = models.len() as u64;
+        // Whose journeys the batch changes, read in the transaction: a victim linked to one of
+        // these cases since the batch was prepared has a journey to recompute too.
+        let people = journeys::victims_on(tx, &touched.iter().copied().collect::<Vec<_>>()).await?;
 
         // Journeys first, from the stored events and this batch's linked ones (a batch's rows
         // need not be read back); then the insert, in the same transaction.
-        let touched: BTreeSet<Uuid> = models.iter().filter_map(|m| m.case_id).collect();
-        people.retain(|case, _| touched.contains(case));
         journeys::recompute(tx, &touched, &people, &models, &self.victim_outcomes, self.now).await?;
         let mut written = 0;
-        for chunk in models.chunks(ROWS_PER_INSERT) {
-            let key = [journey_events::Column::SourceAgency, journey_events::Column::SourceEventId];
-            written += bulk::insert(tx, chunk, OnConflict::Skip(&key)).await?;
+        for insert in inserts {
+            written += tx.execute_raw(insert).await?.rows_affected();
         }
         let mut stored: Option<HashSet<Uuid>> = None;
         if written != models.len() as u64 {
-            // Some events were stored already: unchecked on an agency's first load, or stored by
-            // another writer between the check and the insert (PostgreSQL). Count what this
-            // batch stored and recompute from what is stored.
+            // Some events were stored already: unchecked on an agency's first load, stored by
+            // the batch before after this one was prepared, or by another writer meanwhile.
+            // Count what this batch stored and recompute from what is stored.
             let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
             stored = Some(self.present(tx, &ids).await?);
             journeys::recompute(tx, &touched, &people, &[], &self.victim_outcomes, self.now).await?;

@@ -203,6 +203,9 @@ impl IntakeLoader {
 
 impl Loader for IntakeLoader {
     type Row = IntakeRow;
+    type Cache = ();
+    /// Nothing is looked up ahead: an intake batch adds the references the next one looks up.
+    type Ready = Vec<IntakeRow>;
     const BATCH: usize = BATCH;
 
     fn checker(&self) -> Checker<IntakeRow> {
@@ -210,8 +213,12 @@ impl Loader for IntakeLoader {
         Box::new(move |line, raw, values| check(line, raw, values, &known))
     }
 
+    async fn prepare(&self, (): &mut (), _: &Db, rows: Vec<IntakeRow>) -> AppResult<Vec<IntakeRow>> {
+        Ok(rows)
+    }
+
     async fn write(
-        &mut self,
+        &self,
         tx: &WriteTx,
         rows: Vec<IntakeRow>,
         summary: &mut Summary,

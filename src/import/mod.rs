@@ -1,8 +1,9 @@
 //! `care-hub import`: loads agency extracts (docs/import-formats.md) in batched transactions.
 //!
-//! A reader thread streams the file and checks each row; the writer takes a batch at a time and
-//! commits it whole with one audit event, so a file that breaks off (or a failed write) never
-//! leaves half a batch behind, and a re-run skips what is already loaded. Rows that cannot be
+//! A reader thread streams the file and checks each row; a task makes each batch ready (its
+//! lookups, its rows) while the batch before is written, and the writer commits a batch whole
+//! with one audit event, so a file that breaks off (or a failed write) never leaves half a batch
+//! behind, and a re-run skips what is already loaded. Rows that cannot be
 //! read go to `FILE.rejects.csv` with their line number and reason; the rest of the file loads.
 mod events;
 mod generated;
@@ -151,26 +152,49 @@ struct Chunk<T> {
 /// Checks a readable row (its line number, raw text and values); `Err` is the reject reason.
 type Checker<T> = Box<dyn FnMut(u64, &str, Vec<Option<String>>) -> Result<T, String> + Send>;
 
+/// Where a batch came from in the file, and the rows the reader refused in it.
+struct Lines {
+    first: u64,
+    last: u64,
+    bytes: u64,
+    rejects: Vec<Reject>,
+}
+
 /// What a batch wrote, for its audit event.
 struct Written {
     subjects: Vec<Uuid>,
     fields: &'static [&'static str],
 }
 
-/// One kind of extract: how a row is checked (on the reader thread) and how a batch is written.
-trait Loader {
+/// One kind of extract: how a row is checked (on the reader thread), made ready for its
+/// transaction, and written.
+trait Loader: Send + Sync + 'static {
     type Row: Send + 'static;
+    /// What [`Loader::prepare`] remembers from batch to batch (lookups already made).
+    type Cache: Default + Send + 'static;
+    /// A batch made ready to write.
+    type Ready: Send + 'static;
     /// Rows per transaction.
     const BATCH: usize;
 
     fn checker(&self) -> Checker<Self::Row>;
 
+    /// Does the work a batch needs before its transaction, reading outside it (`db.read()`): the
+    /// import runs it while the batch before is written, so it may read only what the import's
+    /// own writes leave unchanged.
+    fn prepare(
+        &self,
+        cache: &mut Self::Cache,
+        db: &Db,
+        rows: Vec<Self::Row>,
+    ) -> impl Future<Output = AppResult<Self::Ready>> + Send;
+
     /// Writes a batch in `tx`; returns rows it refused (with their reasons), and what it wrote
     /// when it wrote anything.
     async fn write(
-        &mut self,
+        &self,
         tx: &WriteTx,
-        rows: Vec<Self::Row>,
+        ready: Self::Ready,
         summary: &mut Summary,
     ) -> AppResult<(Vec<Reject>, Option<Written>)>;
 }
@@ -242,7 +266,7 @@ async fn run<L: Loader>(
     db: &Db,
     path: &Path,
     mut reader: read::Reader,
-    mut loader: L,
+    loader: L,
     agency: &str,
     progress: bool,
     now: DateTime<Utc>,
@@ -283,44 +307,65 @@ async fn run<L: Loader>(
     });
 
     let actor = actor(agency);
+    let loader = std::sync::Arc::new(loader);
     let mut analyse_at = 0;
-    while let Some(chunk) = receive.recv().await {
+    let mut cache = L::Cache::default();
+    // Each round makes a batch ready in a task of its own while it writes the batch made ready in
+    // the round before.
+    let mut ready: Option<(Lines, Option<L::Ready>)> = None;
+    loop {
+        let next = receive.recv().await;
+        if next.is_none() && ready.is_none() {
+            break;
+        }
         if db.backend() == DbBackend::Postgres && summary.rows >= analyse_at {
             analyse(db).await;
             analyse_at = (summary.rows * 2).max(ANALYZE_FIRST);
         }
-        summary.rows += chunk.read;
-        let mut refused = Vec::new();
-        if !chunk.rows.is_empty() {
-            let tx = db.begin_write().await?;
-            let (r, written) =
-                loader.write(&tx, chunk.rows, &mut summary).await.map_err(describe).with_context(|| {
-                    format!("writing lines {}-{} of {}", chunk.first_line, chunk.last_line, path.display())
-                })?;
-            refused = r;
-            if let Some(w) = written {
-                let resource = clip(&format!("{name} lines {}-{}", chunk.first_line, chunk.last_line), 100);
-                let event = Event::new(AuditAction::Create, "import")
-                    .resource(resource)
-                    .subjects(w.subjects)
-                    .fields(w.fields.iter().copied());
-                audit::record(&tx, &actor, now, event).await.map_err(describe)?;
-                tx.commit().await?;
-            } else {
-                tx.rollback().await?;
-            }
+        let preparing = next.map(|chunk| {
+            summary.rows += chunk.read;
+            let lines =
+                Lines { first: chunk.first_line, last: chunk.last_line, bytes: chunk.bytes, rejects: chunk.rejects };
+            let (loader, db, mut cache) = (loader.clone(), db.clone(), std::mem::take(&mut cache));
+            tokio::spawn(async move {
+                let ready = if chunk.rows.is_empty() {
+                    Ok(None)
+                } else {
+                    loader.prepare(&mut cache, &db, chunk.rows).await.map(Some)
+                };
+                (cache, lines, ready)
+            })
+        });
+        if let Some((lines, batch)) = ready.take() {
+            let mut refused = match batch {
+                Some(batch) => {
+                    let resource = format!("{name} lines {}-{}", lines.first, lines.last);
+                    write_batch(db, &*loader, batch, &mut summary, &actor, &resource, now).await.with_context(|| {
+                        format!("writing lines {}-{} of {}", lines.first, lines.last, path.display())
+                    })?
+                }
+                None => Vec::new(),
+            };
+            let mut all = lines.rejects;
+            all.append(&mut refused);
+            all.sort_by_key(|r| r.line);
+            summary.rejected += all.len() as u64;
+            rejects.write(&all)?;
+            bar.set_position(lines.bytes);
+            bar.set_message(format!(
+                "{} rows, {:.0} rows/s",
+                summary.rows,
+                summary.rows as f64 / started.elapsed().as_secs_f64().max(1e-9)
+            ));
         }
-        let mut all = chunk.rejects;
-        all.append(&mut refused);
-        all.sort_by_key(|r| r.line);
-        summary.rejected += all.len() as u64;
-        rejects.write(&all)?;
-        bar.set_position(chunk.bytes);
-        bar.set_message(format!(
-            "{} rows, {:.0} rows/s",
-            summary.rows,
-            summary.rows as f64 / started.elapsed().as_secs_f64().max(1e-9)
-        ));
+        if let Some(task) = preparing {
+            let (c, lines, made) = task.await.context("preparing a batch failed")?;
+            cache = c;
+            let made = made
+                .map_err(describe)
+                .with_context(|| format!("preparing lines {}-{} of {}", lines.first, lines.last, path.display()))?;
+            ready = Some((lines, made));
+        }
     }
     producer
         .await
@@ -330,6 +375,32 @@ async fn run<L: Loader>(
     summary.rejects_file = rejects.finish()?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Writes one batch made ready and its audit event in one transaction; returns the rows it refused.
+async fn write_batch<L: Loader>(
+    db: &Db,
+    loader: &L,
+    batch: L::Ready,
+    summary: &mut Summary,
+    actor: &Actor,
+    resource: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Reject>> {
+    let tx = db.begin_write().await?;
+    let (refused, written) = loader.write(&tx, batch, summary).await.map_err(describe)?;
+    match written {
+        Some(w) => {
+            let event = Event::new(AuditAction::Create, "import")
+                .resource(clip(resource, 100))
+                .subjects(w.subjects)
+                .fields(w.fields.iter().copied());
+            audit::record(&tx, actor, now, event).await.map_err(describe)?;
+            tx.commit().await?;
+        }
+        None => tx.rollback().await?,
+    }
+    Ok(refused)
 }
 
 /// Rows read before the second `ANALYZE` of an import on PostgreSQL; each later one waits for

@@ -411,27 +411,36 @@ db_test!(a_file_that_cannot_be_read_is_an_error_and_changes_nothing, |app: TestA
     assert_eq!(counts(&app).await, before);
 });
 
-db_test!(an_agencys_first_load_counts_an_event_repeated_in_a_later_batch_once, |app: TestApp| async move {
-    // The first load of an agency does not look up its events before inserting them: a repeat
-    // in a later batch (a batch is 5,000 rows) is caught by the insert and the journey is
-    // recomputed from what is stored.
+db_test!(an_event_repeated_in_a_later_batch_counts_once_on_a_first_load_and_after, |app: TestApp| async move {
+    // A batch is 10,000 rows, and the import makes each batch ready while the one before is
+    // written, so a repeat in the next batch is not yet stored when its batch looks: the insert
+    // catches it and the journey is recomputed from what is stored. On an agency's first load
+    // nothing is looked up before inserting; on a later one, events stored by an earlier file are.
     let dir = tempfile::tempdir().unwrap();
     let intake = write(dir.path(), "intake.csv", Some(INTAKE_HEADER), &[INTAKE_CSV[2].to_owned()]);
     import(&app, FORCE, ImportFormat::Csv, &intake).await;
     let event =
         |i: usize, stage: &str| format!("E{i},{stage},2026-11-10T10:00:00Z,,,{FORCE},crime_reference,CR-IMP-2,");
-    let mut lines: Vec<String> = (0..5_000).map(|i| event(i, "SUPPORT_REFERRED")).collect();
-    lines.push(event(0, "CHARGED")); // the same event id again: the first one counts
-    lines.push(event(5_001, "ARREST_INTERVIEW"));
-    let events = write(dir.path(), "events.csv", Some(EVENTS_HEADER), &lines);
+    let mut first: Vec<String> = (0..10_000).map(|i| event(i, "SUPPORT_REFERRED")).collect();
+    first.push(event(0, "CHARGED")); // the same event id again: the first one counts
+    first.push(event(10_001, "ARREST_INTERVIEW"));
+    let events = write(dir.path(), "events.csv", Some(EVENTS_HEADER), &first);
     let s = import(&app, FORCE, ImportFormat::Csv, &events).await;
-    assert_eq!((s.rows, s.loaded, s.duplicates, s.rejected), (5_002, 5_001, 1, 0), "{s}");
+    assert_eq!((s.rows, s.loaded, s.duplicates, s.rejected), (10_002, 10_001, 1, 0), "{s}");
+
+    let mut second: Vec<String> = (20_000..30_000).map(|i| event(i, "SUPPORT_REFERRED")).collect();
+    second.push(event(20_000, "CHARGED")); // in this file's first batch, not yet committed
+    second.push(event(5, "CHARGED")); // stored by the first file
+    let events = write(dir.path(), "more.csv", Some(EVENTS_HEADER), &second);
+    let s = import(&app, FORCE, ImportFormat::Csv, &events).await;
+    assert_eq!((s.rows, s.loaded, s.duplicates, s.rejected), (10_002, 10_000, 2, 0), "{s}");
+
     let db = &app.state.db;
     let kept = care_hub::journeys::service::snapshot(db.read()).await.unwrap();
     assert_eq!(kept.len(), 1);
     let journey = kept.values().next().unwrap();
-    assert_eq!(journey.event_count, 5_001, "{journey:?}");
-    assert_eq!(journey.charged_at, None, "the repeat did not land: {journey:?}");
+    assert_eq!(journey.event_count, 20_001, "{journey:?}");
+    assert_eq!(journey.charged_at, None, "no repeat landed: {journey:?}");
     care_hub::journeys::service::rebuild(db, app.clock.now_utc()).await.unwrap();
     assert_eq!(care_hub::journeys::service::snapshot(db.read()).await.unwrap(), kept);
 });
