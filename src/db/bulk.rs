@@ -3,8 +3,8 @@
 //!
 //! The statement text is written here rather than through the ORM's expression tree: building
 //! and rendering an expression per value cost more than the database's own work for the row. The
-//! rows travel as one JSON parameter, so each table's statement text is the same however many rows
-//! there are: prepared once, with no bound-parameter limit to chunk by and no bound value per cell
+//! rows travel as one JSON parameter, so a statement's text does not depend on how many rows there
+//! are: prepared once, with no bound-parameter limit to chunk by and no bound value per cell
 //! (on SQLite a statement per row count filled sqlx's statement cache with prepared statements of
 //! thousands of parameters each, most of an import's peak memory: BENCHMARKS.md, "Import"; on
 //! PostgreSQL a multi-row `VALUES` is planned anew per statement). PostgreSQL unpacks them
@@ -98,38 +98,51 @@ pub fn insert_statement<M: ModelTrait>(
         let payload = serde_json::to_string(&objects).map_err(|e| AppError::internal(e.into()))?;
         return Ok(Some(Statement::from_sql_and_values(backend, sql, [payload.into()])));
     }
+    // A column with the same value in every row is bound once, not repeated in each row: `->>`
+    // walks a row's cells from the first, so every cell left out of the rows saves work on each
+    // of them (an import batch's agency, author and time, and columns no row fills).
+    let values: Vec<Vec<Value>> = rows.iter().map(|r| columns.iter().map(|c| r.get(*c)).collect()).collect();
+    let shared: Vec<bool> = (0..columns.len()).map(|i| values.iter().all(|v| v[i] == values[0][i])).collect();
     let names: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.as_str())).collect();
-    let cells: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| match c.def().get_column_type() {
-            ColumnType::Uuid => format!("unhex(value ->> {i})"),
-            _ => format!("value ->> {i}"),
-        })
-        .collect();
+    let mut params: Vec<Value> = Vec::new();
+    let mut cells: Vec<String> = Vec::with_capacity(columns.len());
+    for (i, c) in columns.iter().enumerate() {
+        if shared[i] {
+            params.push(values[0][i].clone());
+            cells.push("?".to_owned());
+            continue;
+        }
+        let at = i - params.len();
+        cells.push(match c.def().get_column_type() {
+            ColumnType::Uuid => format!("unhex(value ->> {at})"),
+            _ => format!("value ->> {at}"),
+        });
+    }
     // `WHERE true`: an upsert's SELECT needs a WHERE clause, or SQLite reads ON CONFLICT as a join's ON.
     let sql = format!(
         "INSERT INTO \"{table}\" ({}) SELECT {} FROM jsonb_each(?) WHERE true{conflict}",
         names.join(", "),
         cells.join(", ")
     );
-    let mut payload = String::with_capacity(rows.len() * columns.len() * 16);
+    let mut payload = String::with_capacity(rows.len() * (columns.len() - params.len()) * 16);
     payload.push('[');
-    for (n, row) in rows.iter().enumerate() {
+    for (n, row) in values.iter().enumerate() {
         if n > 0 {
             payload.push(',');
         }
         payload.push('[');
-        for (i, c) in columns.iter().enumerate() {
-            if i > 0 {
+        let own = row.iter().zip(&shared).filter(|(_, shared)| !**shared);
+        for (k, (v, _)) in own.enumerate() {
+            if k > 0 {
                 payload.push(',');
             }
-            sqlite_cell(&mut payload, &row.get(*c))?;
+            sqlite_cell(&mut payload, v)?;
         }
         payload.push(']');
     }
     payload.push(']');
-    Ok(Some(Statement::from_sql_and_values(backend, sql, [payload.into()])))
+    params.push(payload.into());
+    Ok(Some(Statement::from_sql_and_values(backend, sql, params)))
 }
 
 /// Writes a value as a JSON cell that `value ->> i` reads back as sqlx would have bound it:

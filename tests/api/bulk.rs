@@ -64,17 +64,33 @@ db_test!(bulk_inserts_store_every_column_as_the_orm_does, |app: TestApp| async m
             created_at: t,
             updated_at: t + chrono::Duration::days(400),
         };
-        let twin = teams::Model { id: uuid::Uuid::now_v7(), code: format!("bulk-twin-{i}"), ..team.clone() };
         team.clone().into_active_model().insert(db).await.expect("ORM insert");
-        assert_eq!(bulk::insert(db, std::slice::from_ref(&twin), OnConflict::Fail).await.expect("bulk insert"), 1);
+        // Two twins: one inserted alone (on SQLite every column it has is then bound once, as
+        // shared by all its rows), one beside a row that differs in every column (each cell then
+        // travels in the JSON rows).
+        let twin = |n: &str| teams::Model { id: uuid::Uuid::now_v7(), code: format!("bulk-{n}-{i}"), ..team.clone() };
+        let (alone, beside) = (twin("alone"), twin("beside"));
+        let foil = teams::Model {
+            id: uuid::Uuid::now_v7(),
+            code: format!("bulk-foil-{i}"),
+            name: "foil".into(),
+            active: !team.active,
+            version: team.version + 100,
+            created_at: t + chrono::Duration::seconds(1),
+            updated_at: t,
+        };
+        assert_eq!(bulk::insert(db, std::slice::from_ref(&alone), OnConflict::Fail).await.expect("bulk insert"), 1);
+        assert_eq!(bulk::insert(db, &[beside.clone(), foil], OnConflict::Fail).await.expect("bulk insert"), 2);
         // The twins differ in their id and code only.
         let same = |row: Vec<(String, Option<String>)>| {
             without_key(row).into_iter().filter(|(n, _)| n != "code").collect::<Vec<_>>()
         };
-        let (orm, ours) = (stored::<teams::Entity>(db, team.id).await, stored::<teams::Entity>(db, twin.id).await);
-        assert_eq!(same(orm), same(ours), "team {i}");
-        let back = teams::Entity::find_by_id(twin.id).one(db).await.expect("read").expect("stored");
-        assert_eq!(back, twin, "read back through the entity");
+        let orm = same(stored::<teams::Entity>(db, team.id).await);
+        for twin in [alone, beside] {
+            assert_eq!(orm, same(stored::<teams::Entity>(db, twin.id).await), "team {i}, {}", twin.code);
+            let back = teams::Entity::find_by_id(twin.id).one(db).await.expect("read").expect("stored");
+            assert_eq!(back, twin, "read back through the entity");
+        }
     }
 
     // A case's area is an agency's code.
@@ -96,8 +112,10 @@ db_test!(bulk_inserts_store_every_column_as_the_orm_does, |app: TestApp| async m
         created_by: AWKWARD.into(),
         updated_at: Utc.with_ymd_and_hms(2026, 10, 25, 1, 30, 0).unwrap(),
     };
+    // Different from `full` in every column.
     let sparse = cases::Model {
         id: uuid::Uuid::now_v7(),
+        offence_group: OffenceGroup::Robbery,
         offence_description: None,
         priority_flags: cases::PriorityFlags(Vec::new()),
         area_code: None,
@@ -106,19 +124,31 @@ db_test!(bulk_inserts_store_every_column_as_the_orm_does, |app: TestApp| async m
         location_type: None,
         status: CaseStatus::Open,
         closed_on: None,
-        ..full.clone()
+        date_reported: NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(),
+        version: 1,
+        created_at: Utc.with_ymd_and_hms(2024, 2, 29, 23, 59, 59).unwrap(),
+        created_by: "caseworker".into(),
+        updated_at: Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap() + chrono::Duration::microseconds(7),
     };
-    for case in [full, sparse] {
-        let twin = cases::Model { id: uuid::Uuid::now_v7(), ..case.clone() };
+    let twin = |case: &cases::Model| cases::Model { id: uuid::Uuid::now_v7(), ..case.clone() };
+    // Twins inserted alone (every column bound once on SQLite) and side by side (no column shared).
+    let alone = [twin(&full), twin(&sparse)];
+    let beside = [twin(&full), twin(&sparse)];
+    for t in &alone {
+        bulk::insert(db, std::slice::from_ref(t), OnConflict::Fail).await.expect("bulk insert");
+    }
+    bulk::insert(db, &beside, OnConflict::Fail).await.expect("bulk insert");
+    for (n, case) in [full, sparse].into_iter().enumerate() {
         case.clone().into_active_model().insert(db).await.expect("ORM insert");
-        bulk::insert(db, std::slice::from_ref(&twin), OnConflict::Fail).await.expect("bulk insert");
         let orm = without_key(stored::<cases::Entity>(db, case.id).await);
         // NULLs are stored as NULL (SQLite's quote() spells it out).
         let description = orm.iter().find(|(n, _)| n == "offence_description").and_then(|(_, v)| v.as_deref());
         assert_eq!(description.is_none_or(|v| v == "NULL"), case.offence_description.is_none(), "{description:?}");
-        assert_eq!(orm, without_key(stored::<cases::Entity>(db, twin.id).await), "case {:?}", case.status);
-        let back = cases::Entity::find_by_id(twin.id).one(db).await.expect("read").expect("stored");
-        assert_eq!(back, twin, "read back through the entity");
+        for twin in [&alone[n], &beside[n]] {
+            assert_eq!(orm, without_key(stored::<cases::Entity>(db, twin.id).await), "case {:?}", case.status);
+            let back = cases::Entity::find_by_id(twin.id).one(db).await.expect("read").expect("stored");
+            assert_eq!(&back, twin, "read back through the entity");
+        }
     }
 });
 
